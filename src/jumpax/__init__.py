@@ -1,0 +1,38 @@
+"""jumpax: exact stochastic simulation, inference, learning and control of reaction networks."""
+
+from . import kinetics, models
+from .kinetics import (
+    AbstractKinetics,
+    Constant,
+    HillActivation,
+    HillRepression,
+    MassAction,
+    MichaelisMenten,
+)
+from .network import Reaction, ReactionNetwork
+from .results import SimulationResults
+from .simulate import OverflowWarning, simulate
+from .solvers import AbstractSolver, Direct, FirstReaction
+from .systems import StochasticModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbstractKinetics",
+    "AbstractSolver",
+    "Constant",
+    "Direct",
+    "FirstReaction",
+    "HillActivation",
+    "HillRepression",
+    "MassAction",
+    "MichaelisMenten",
+    "OverflowWarning",
+    "Reaction",
+    "ReactionNetwork",
+    "SimulationResults",
+    "StochasticModel",
+    "kinetics",
+    "models",
+    "simulate",
+]

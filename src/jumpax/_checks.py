@@ -1,0 +1,53 @@
+"""Input validation shared by the public constructors.
+
+Every check here applies to *concrete* values only: a traced value (inside ``jax.jit`` or
+``jax.grad``) cannot be inspected, so it passes through unchecked.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+
+def is_concrete(value: ArrayLike) -> bool:
+    """Whether ``value`` holds a concrete (non-traced) value that can be inspected."""
+    return not isinstance(value, jax.core.Tracer)
+
+
+def as_float_array(value: ArrayLike) -> Array:
+    """Converts a parameter to a floating-point JAX array (the default float dtype)."""
+    value = jnp.asarray(value)
+    if not jnp.issubdtype(value.dtype, jnp.floating):
+        value = value.astype(jnp.result_type(float))
+    return value
+
+
+def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:
+    """Returns ``value`` as a float array after checking it is finite and >= 0.
+
+    Raises:
+        ValueError: if a concrete ``value`` is negative, NaN or infinite.
+    """
+    array = as_float_array(value)
+    if is_concrete(array):
+        concrete = np.asarray(array)
+        if not np.all(np.isfinite(concrete)):
+            raise ValueError(f"{name} must be finite, got {concrete}")
+        if np.any(concrete < 0):
+            raise ValueError(f"{name} must be non-negative, got {concrete}")
+    return array
+
+
+def check_positive(name: str, value: ArrayLike) -> Array:
+    """Returns ``value`` as a float array after checking it is finite and > 0.
+
+    Raises:
+        ValueError: if a concrete ``value`` is not strictly positive and finite.
+    """
+    array = check_finite_nonnegative(name, value)
+    if is_concrete(array) and np.any(np.asarray(array) == 0):
+        raise ValueError(f"{name} must be positive, got {np.asarray(array)}")
+    return array

@@ -1,0 +1,263 @@
+"""Rate laws: how fast a reaction fires in a given state.
+
+A kinetics object is an Equinox module whose array fields are the (trainable) rate parameters.
+It turns a state ``x`` of molecule **counts** into a propensity, the reaction's firing rate in
+events per unit time. Each class documents its formula in counts (what the simulator uses) and
+how its parameters relate to the textbook formula in concentrations ``c = x / V``.
+
+Every propensity is additionally gated by the network: a reaction whose reactants are not all
+available (``x_i < s_i``) has propensity exactly 0, whatever its kinetics says.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from ._checks import check_finite_nonnegative, check_positive
+
+Reactants = tuple[tuple[int, int], ...]
+"""A reaction's reactants as ``(species index, stoichiometric coefficient)`` pairs."""
+
+
+def falling_factorial_binomial(x: Array, s: int) -> Array:
+    """The binomial coefficient ``C(x, s) = x (x-1) ... (x-s+1) / s!`` for integer ``s >= 0``.
+
+    Computed as an exact product (no ``lgamma``), so it is exact in float32 for counts
+    below 2**24 and is exactly 0 whenever ``0 <= x < s``.
+    """
+    result = jnp.ones_like(x)
+    for m in range(s):
+        result = result * (x - m)
+    return result / math.factorial(s)
+
+
+def _safe_power(x: Array, n: Array) -> Array:
+    """``x ** n`` for ``x >= 0`` with finite gradients at ``x = 0``."""
+    positive = x > 0
+    return jnp.where(positive, jnp.where(positive, x, 1.0) ** n, 0.0)
+
+
+class AbstractKinetics(eqx.Module):
+    """Base class of rate laws.
+
+    Subclasses implement :meth:`propensity`; :meth:`ode_rate` (the deterministic,
+    large-volume limit used by the reaction-rate ODE) defaults to the same value.
+    """
+
+    @property
+    def species_refs(self) -> tuple[str, ...]:
+        """Names of species the rate law reads besides the reaction's reactants."""
+        return ()
+
+    def check_reaction(self, reactants: Reactants) -> None:
+        """Raises ``ValueError`` if this rate law cannot drive a reaction with these reactants."""
+
+    @abc.abstractmethod
+    def propensity(
+        self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array
+    ) -> Array:
+        """The firing rate of one reaction in state ``x``.
+
+        Args:
+            x: molecule counts, shape ``(n_species,)``, floating point.
+            reactants: the reaction's reactants as ``(species index, coefficient)`` pairs.
+            index: maps species names to positions in ``x``.
+            volume: the system volume ``V``.
+
+        Returns:
+            A scalar propensity (events per unit time).
+        """
+
+    def ode_rate(
+        self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array
+    ) -> Array:
+        """The reaction's rate in the deterministic (reaction-rate ODE) limit, in counts/time."""
+        return self.propensity(x, reactants, index, volume)
+
+
+class MassAction(AbstractKinetics):
+    r"""Mass-action kinetics with stochastic rate constant ``k``.
+
+    In counts: ``a(x) = k V^(1-m) prod_i C(x_i, s_i)`` where ``m = sum_i s_i`` is the order,
+    ``s_i`` the reactant coefficients and ``C`` the binomial coefficient computed as a falling
+    factorial. For ``2 A -> B`` this is ``k A (A-1) / 2 / V``.
+
+    In concentrations the deterministic rate is ``k prod_i c_i^{s_i} / s_i!``; the ODE limit
+    used by :meth:`ode_rate` is ``k V^(1-m) prod_i x_i^{s_i} / s_i!``, the same rate written in
+    counts. (Rate constants that already include the ``1/s_i!`` factor, as in many textbooks,
+    must be multiplied by ``s_i!`` to be used here.)
+
+    Attributes:
+        k: the rate constant (non-negative).
+    """
+
+    k: Array
+
+    def __init__(self, k: ArrayLike):
+        """Args:
+        k: the rate constant, non-negative.
+        """
+        self.k = check_finite_nonnegative("MassAction rate constant k", k)
+
+    def _scale(self, reactants: Reactants, volume: Array) -> Array:
+        order = sum(s for _, s in reactants)
+        return self.k * volume ** (1 - order)
+
+    def propensity(self, x, reactants, index, volume):
+        """``k V^(1-m) prod_i C(x_i, s_i)``."""
+        result = self._scale(reactants, volume)
+        for i, s in reactants:
+            result = result * falling_factorial_binomial(x[i], s)
+        return result
+
+    def ode_rate(self, x, reactants, index, volume):
+        """``k V^(1-m) prod_i x_i^{s_i} / s_i!``."""
+        result = self._scale(reactants, volume)
+        for i, s in reactants:
+            result = result * x[i] ** s / math.factorial(s)
+        return result
+
+
+class Constant(AbstractKinetics):
+    """A constant propensity, independent of the state.
+
+    In counts: ``a(x) = rate`` events per unit time. In concentrations a constant production
+    rate ``r`` (concentration per time) corresponds to ``rate = r V``.
+
+    Attributes:
+        rate: the propensity (non-negative).
+    """
+
+    rate: Array
+
+    def __init__(self, rate: ArrayLike):
+        """Args:
+        rate: events per unit time, non-negative.
+        """
+        self.rate = check_finite_nonnegative("Constant rate", rate)
+
+    def propensity(self, x, reactants, index, volume):
+        """``rate``."""
+        return self.rate
+
+
+class _AbstractHill(AbstractKinetics):
+    """Shared parameters and validation of the two Hill rate laws."""
+
+    regulator: str = eqx.field(static=True)
+    vmax: Array
+    K: Array
+    n: Array
+
+    def __init__(self, regulator: str, vmax: ArrayLike, K: ArrayLike, n: ArrayLike = 1.0):
+        """Args:
+        regulator: name of the regulating species.
+        vmax: maximal propensity (events per unit time), non-negative.
+        K: half-saturation constant in molecules, positive.
+        n: Hill coefficient, positive.
+        """
+        if not isinstance(regulator, str) or not regulator:
+            raise ValueError(f"Hill kinetics needs a species name as regulator, got {regulator!r}")
+        self.regulator = regulator
+        self.vmax = check_finite_nonnegative(f"{type(self).__name__} vmax", vmax)
+        self.K = check_positive(f"{type(self).__name__} K", K)
+        self.n = check_positive(f"{type(self).__name__} Hill coefficient n", n)
+
+    @property
+    def species_refs(self) -> tuple[str, ...]:
+        """The regulator."""
+        return (self.regulator,)
+
+    def _activation(self, x: Array, index: Mapping[str, int]) -> Array:
+        """``r^n / (K^n + r^n)`` for the regulator count ``r``."""
+        r_n = _safe_power(x[index[self.regulator]], self.n)
+        return r_n / (self.K**self.n + r_n)
+
+
+class HillActivation(_AbstractHill):
+    """Hill activation by a regulator species ``R``.
+
+    In counts: ``a(x) = vmax R^n / (K^n + R^n)`` with ``vmax`` in events per unit time and
+    ``K`` in molecules. In concentrations (``v_c R_c^n / (K_c^n + R_c^n)``):
+    ``vmax = V v_c`` and ``K = V K_c``.
+
+    Attributes:
+        regulator: the activating species (static).
+        vmax: maximal propensity.
+        K: half-activation count.
+        n: Hill coefficient.
+    """
+
+    def propensity(self, x, reactants, index, volume):
+        """``vmax R^n / (K^n + R^n)``."""
+        return self.vmax * self._activation(x, index)
+
+
+class HillRepression(_AbstractHill):
+    """Hill repression by a regulator species ``R``.
+
+    In counts: ``a(x) = vmax K^n / (K^n + R^n)`` with ``vmax`` in events per unit time and
+    ``K`` in molecules. In concentrations: ``vmax = V v_c`` and ``K = V K_c``.
+
+    Attributes:
+        regulator: the repressing species (static).
+        vmax: maximal propensity (reached when ``R = 0``).
+        K: half-repression count.
+        n: Hill coefficient.
+    """
+
+    def propensity(self, x, reactants, index, volume):
+        """``vmax K^n / (K^n + R^n)``."""
+        return self.vmax * (1.0 - self._activation(x, index))
+
+
+class MichaelisMenten(AbstractKinetics):
+    """Michaelis-Menten kinetics of a substrate ``S``.
+
+    In counts: ``a(x) = vmax S / (Km + S)`` with ``vmax`` in events per unit time and ``Km``
+    in molecules. In concentrations (``V_c S_c / (Km_c + S_c)``): ``vmax = V V_c`` and
+    ``Km = V Km_c``.
+
+    Attributes:
+        vmax: maximal propensity.
+        Km: Michaelis constant in molecules.
+        substrate: the substrate's name (static); ``None`` means the reaction's only reactant.
+    """
+
+    vmax: Array
+    Km: Array
+    substrate: str | None = eqx.field(static=True)
+
+    def __init__(self, vmax: ArrayLike, Km: ArrayLike, substrate: str | None = None):
+        """Args:
+        vmax: maximal propensity, non-negative.
+        Km: Michaelis constant in molecules, positive.
+        substrate: species name; defaults to the reaction's single reactant.
+        """
+        self.vmax = check_finite_nonnegative("MichaelisMenten vmax", vmax)
+        self.Km = check_positive("MichaelisMenten Km", Km)
+        self.substrate = substrate
+
+    @property
+    def species_refs(self) -> tuple[str, ...]:
+        """The substrate, when named explicitly."""
+        return () if self.substrate is None else (self.substrate,)
+
+    def check_reaction(self, reactants: Reactants) -> None:
+        """Without ``substrate=``, the reaction must have exactly one reactant species."""
+        if self.substrate is None and len(reactants) != 1:
+            raise ValueError(
+                "MichaelisMenten without substrate= needs a reaction with exactly one reactant "
+                f"species, got {len(reactants)}; name the substrate explicitly"
+            )
+
+    def propensity(self, x, reactants, index, volume):
+        """``vmax S / (Km + S)``."""
+        s = x[reactants[0][0] if self.substrate is None else index[self.substrate]]
+        return self.vmax * s / (self.Km + s)

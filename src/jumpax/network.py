@@ -1,0 +1,408 @@
+"""Reactions and reaction networks: parsing, species order, propensities and path likelihoods."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+from ._checks import check_positive, is_concrete
+from .kinetics import AbstractKinetics, MassAction
+
+if TYPE_CHECKING:
+    from .results import SimulationResults
+
+Side = tuple[tuple[str, int], ...]
+"""One side of a reaction: ``(species name, stoichiometric coefficient)`` pairs."""
+
+_SPECIES_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_TERM = re.compile(rf"^(?:(\d+)\s*)?({_SPECIES_NAME})$")
+_NON_INTEGER = re.compile(r"^\d*\.\d*\s*\S")
+
+
+def _parse_side(text: str, reaction: str) -> Side:
+    """Parses one side of a reaction string into merged ``(name, coefficient)`` pairs."""
+    text = text.strip()
+    if text == "0":
+        return ()
+    if not text:
+        raise ValueError(
+            f"reaction {reaction!r} has an empty side; write 0 for 'nothing' (e.g. '0 -> X')"
+        )
+    counts: dict[str, int] = {}
+    for raw in text.split("+"):
+        term = raw.strip()
+        if not term:
+            raise ValueError(f"reaction {reaction!r} has an empty species name (a stray '+')")
+        if _NON_INTEGER.match(term):
+            raise ValueError(
+                f"reaction {reaction!r}: non-integer stoichiometric coefficient in {term!r}"
+            )
+        match = _TERM.match(term)
+        if match is None:
+            raise ValueError(
+                f"reaction {reaction!r}: malformed term {term!r}; expected '[integer] species' "
+                "with a species name of letters, digits and underscores"
+            )
+        coefficient = 1 if match.group(1) is None else int(match.group(1))
+        if coefficient == 0:
+            raise ValueError(f"reaction {reaction!r}: zero coefficient in {term!r}")
+        name = match.group(2)
+        counts[name] = counts.get(name, 0) + coefficient
+    return tuple(counts.items())
+
+
+def parse_reaction(string: str) -> tuple[Side, Side]:
+    """Parses ``"2 A + B -> C"`` into reactant and product sides.
+
+    Args:
+        string: a reaction with exactly one ``->``; ``0`` stands for nothing.
+
+    Returns:
+        ``(reactants, products)``, each a tuple of ``(species, coefficient)`` pairs in order
+        of first appearance, repeated species merged (``A + A`` is ``2 A``).
+
+    Raises:
+        ValueError: naming the offending text, for a missing or repeated arrow, ``<->``,
+            empty species names, non-integer or zero coefficients and malformed terms.
+    """
+    if not isinstance(string, str):
+        raise ValueError(f"a reaction must be a string like 'A + B -> C', got {string!r}")
+    if "<->" in string or "<-" in string:
+        raise ValueError(
+            f"reaction {string!r}: reversible arrows are not supported; write two reactions"
+        )
+    arrows = string.count("->")
+    if arrows != 1:
+        problem = "no '->'" if arrows == 0 else f"{arrows} arrows"
+        raise ValueError(f"reaction {string!r} has {problem}; expected exactly one '->'")
+    left, right = string.split("->")
+    return _parse_side(left, string), _parse_side(right, string)
+
+
+def _format_side(side: Side) -> str:
+    if not side:
+        return "0"
+    return " + ".join(name if s == 1 else f"{s} {name}" for name, s in side)
+
+
+class Reaction(eqx.Module):
+    """One reaction: its stoichiometry (parsed from a string) and its kinetics.
+
+    Example:
+        >>> Reaction("2 A + B -> C", MassAction(0.1), name="binding")
+        >>> Reaction("0 -> X", 10.0)  # a number means MassAction(number)
+
+    Attributes:
+        reactants: ``(species, coefficient)`` pairs consumed (static).
+        products: ``(species, coefficient)`` pairs produced (static).
+        kinetics: the rate law; its array fields are trainable parameters.
+        name: an optional label (static).
+    """
+
+    reactants: Side = eqx.field(static=True)
+    products: Side = eqx.field(static=True)
+    kinetics: AbstractKinetics
+    name: str | None = eqx.field(static=True)
+
+    def __init__(
+        self, string: str, kinetics: AbstractKinetics | ArrayLike, name: str | None = None
+    ):
+        """Args:
+        string: the stoichiometry, e.g. ``"2 A + B -> C"``, ``"0 -> X"``, ``"X -> 0"``.
+        kinetics: a rate law; a plain number ``k`` is shorthand for ``MassAction(k)``.
+        name: an optional label used in tables and error messages.
+        """
+        self.reactants, self.products = parse_reaction(string)
+        if not isinstance(kinetics, AbstractKinetics):
+            kinetics = MassAction(kinetics)
+        self.kinetics = kinetics
+        self.name = name
+
+    @property
+    def string(self) -> str:
+        """The canonical reaction string, e.g. ``"2 A + B -> C"``."""
+        return f"{_format_side(self.reactants)} -> {_format_side(self.products)}"
+
+    @property
+    def label(self) -> str:
+        """The name if given, else the reaction string."""
+        return self.name if self.name is not None else self.string
+
+
+def _as_reaction(item: Reaction | tuple) -> Reaction:
+    if isinstance(item, Reaction):
+        return item
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        return Reaction(*item)
+    raise ValueError(
+        f"expected a Reaction or a (string, kinetics[, name]) tuple, got {item!r}"
+    )
+
+
+class ReactionNetwork(eqx.Module):
+    """A set of reactions among named species: the model simulated by :func:`jumpax.simulate`.
+
+    Species are ordered by first appearance in the reactions unless ``species=`` is given.
+    The network is an Equinox module: ``jax.grad`` of a scalar function of the network gives
+    gradients for every rate parameter, and it can be built from traced values.
+
+    Example:
+        >>> net = ReactionNetwork([Reaction("0 -> X", 10.0), Reaction("X -> 0", 0.1)])
+        >>> net.species
+        ('X',)
+
+    Attributes:
+        reactions: the reactions, in order (their index is the reaction id in results).
+        species: species names (static); positions in state vectors.
+        volume: the system volume ``V`` used by volume-dependent kinetics.
+        default_x0: an optional default initial state (static), see :attr:`x0`.
+    """
+
+    reactions: tuple[Reaction, ...]
+    species: tuple[str, ...] = eqx.field(static=True)
+    volume: Array
+    default_x0: tuple[float, ...] | None = eqx.field(static=True)
+
+    def __init__(
+        self,
+        reactions: Sequence[Reaction | tuple],
+        species: Sequence[str] | None = None,
+        volume: ArrayLike = 1.0,
+        x0: Mapping[str, int] | ArrayLike | None = None,
+    ):
+        """Args:
+        reactions: ``Reaction`` objects or ``(string, kinetics[, name])`` tuples.
+        species: the species order; must contain every species the reactions use
+            (extra, inert species are allowed). Defaults to order of first appearance.
+        volume: the system volume, positive.
+        x0: an optional default initial state (array or ``{species: count}`` dict),
+            available as :attr:`x0`.
+        """
+        reactions = tuple(_as_reaction(r) for r in reactions)
+        if not reactions:
+            raise ValueError("a ReactionNetwork needs at least one reaction")
+        used: dict[str, None] = {}
+        for reaction in reactions:
+            for name, _ in reaction.reactants + reaction.products:
+                used.setdefault(name)
+            for name in reaction.kinetics.species_refs:
+                used.setdefault(name)
+        if species is None:
+            species = tuple(used)
+        else:
+            species = tuple(species)
+            duplicates = sorted({s for s in species if species.count(s) > 1})
+            if duplicates:
+                raise ValueError(f"species listed more than once: {duplicates}")
+            unknown = [s for s in used if s not in species]
+            if unknown:
+                raise ValueError(
+                    f"reactions use species {unknown} that are not in species={list(species)}"
+                )
+        self.reactions = reactions
+        self.species = species
+        self.volume = check_positive("volume", volume)
+        for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
+            reaction.kinetics.check_reaction(reactants)
+        self.default_x0 = None
+        if x0 is not None:
+            self.default_x0 = tuple(float(v) for v in np.asarray(self.as_state(x0)))
+
+    # ----------------------------------------------------------------------------- structure
+    @property
+    def n_species(self) -> int:
+        """Number of species."""
+        return len(self.species)
+
+    @property
+    def n_reactions(self) -> int:
+        """Number of reactions."""
+        return len(self.reactions)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Maps species names to positions in state vectors."""
+        return {name: i for i, name in enumerate(self.species)}
+
+    @property
+    def reactant_indices(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Per reaction, its reactants as ``(species index, coefficient)`` pairs."""
+        index = self.index
+        return tuple(tuple((index[n], s) for n, s in r.reactants) for r in self.reactions)
+
+    def _side_matrix(self, side: str) -> np.ndarray:
+        matrix = np.zeros((self.n_reactions, self.n_species), dtype=np.int64)
+        index = self.index
+        for j, reaction in enumerate(self.reactions):
+            for name, s in getattr(reaction, side):
+                matrix[j, index[name]] = s
+        return matrix
+
+    @property
+    def reactant_matrix(self) -> np.ndarray:
+        """``(n_reactions, n_species)`` reactant coefficients."""
+        return self._side_matrix("reactants")
+
+    @property
+    def product_matrix(self) -> np.ndarray:
+        """``(n_reactions, n_species)`` product coefficients."""
+        return self._side_matrix("products")
+
+    @property
+    def stoichiometry(self) -> np.ndarray:
+        """``(n_reactions, n_species)`` net change of each species when each reaction fires."""
+        return self.product_matrix - self.reactant_matrix
+
+    @property
+    def x0(self) -> Array:
+        """The network's default initial state.
+
+        Raises:
+            ValueError: if the network was built without ``x0=``.
+        """
+        if self.default_x0 is None:
+            raise ValueError("this network has no default initial state; pass x0 explicitly")
+        return jnp.asarray(self.default_x0, dtype=jnp.result_type(float))
+
+    def species_index(self, species: int | str) -> int:
+        """The position of a species given by name or index.
+
+        Raises:
+            ValueError: for an unknown name or an out-of-range index.
+        """
+        if isinstance(species, str):
+            if species not in self.species:
+                raise ValueError(f"unknown species {species!r}; known: {list(self.species)}")
+            return self.species.index(species)
+        index = int(species)
+        if not -self.n_species <= index < self.n_species:
+            raise ValueError(
+                f"species index {index} out of range for {self.n_species} species"
+            )
+        return index % self.n_species
+
+    def as_state(self, x0: Mapping[str, int] | ArrayLike) -> Array:
+        """Converts an initial state to a float array of counts in species order.
+
+        Args:
+            x0: an array of shape ``(n_species,)`` (or ``(n, n_species)`` for one state per
+                trajectory), or a ``{species: count}`` dict (missing species start at 0).
+
+        Raises:
+            ValueError: for unknown species, a wrong shape, or negative, non-integer or
+                non-finite counts.
+        """
+        if isinstance(x0, Mapping):
+            unknown = [name for name in x0 if name not in self.species]
+            if unknown:
+                raise ValueError(
+                    f"x0 names unknown species {unknown}; known: {list(self.species)}"
+                )
+            values = [x0.get(name, 0) for name in self.species]
+            state = jnp.stack([jnp.asarray(v, dtype=jnp.result_type(float)) for v in values])
+        else:
+            state = jnp.asarray(x0)
+            if not jnp.issubdtype(state.dtype, jnp.floating):
+                state = state.astype(jnp.result_type(float))
+        if state.ndim not in (1, 2) or state.shape[-1] != self.n_species:
+            raise ValueError(
+                f"x0 must have shape ({self.n_species},) for species {list(self.species)} "
+                f"(or (n_trajectories, {self.n_species})), got shape {tuple(state.shape)}"
+            )
+        if is_concrete(state):
+            values = np.asarray(state)
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"x0 must be finite, got {values}")
+            if np.any(values < 0):
+                raise ValueError(f"x0 counts must be non-negative, got {values}")
+            if np.any(values != np.round(values)):
+                raise ValueError(f"x0 counts must be whole numbers, got {values}")
+        return state
+
+    # ----------------------------------------------------------------------------- rates
+    def propensities(self, x: Array) -> Array:
+        """Propensities of all reactions in state ``x``.
+
+        Args:
+            x: counts, shape ``(n_species,)``.
+
+        Returns:
+            ``(n_reactions,)`` propensities; exactly 0 for every reaction whose reactants are
+            not all available, so no count can go negative.
+        """
+        index = self.index
+        rates = []
+        for reaction, reactants in zip(self.reactions, self.reactant_indices, strict=True):
+            rate = reaction.kinetics.propensity(x, reactants, index, self.volume)
+            if reactants and not isinstance(reaction.kinetics, MassAction):
+                # Mass action is exactly 0 without reactants (falling factorial); others are gated.
+                available = jnp.all(jnp.stack([x[i] >= s for i, s in reactants]))
+                rate = jnp.where(available, rate, 0.0)
+            rates.append(jnp.asarray(rate, dtype=x.dtype))
+        return jnp.stack(rates)
+
+    def ode_rates(self, x: Array) -> Array:
+        """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""
+        index = self.index
+        return jnp.stack(
+            [
+                jnp.asarray(r.kinetics.ode_rate(x, reactants, index, self.volume), dtype=x.dtype)
+                for r, reactants in zip(self.reactions, self.reactant_indices, strict=True)
+            ]
+        )
+
+    def ode_rhs(self, t: ArrayLike, x: Array) -> Array:
+        """Right-hand side ``dx/dt`` of the reaction-rate equations in counts.
+
+        It is the large-volume limit of the same propensities the simulator uses, so the
+        CME, the chemical Langevin equation and the ODE agree.
+        """
+        del t
+        return self.ode_rates(x) @ jnp.asarray(self.stoichiometry, dtype=x.dtype)
+
+    # ----------------------------------------------------------------------------- likelihood
+    def log_prob(self, results: SimulationResults) -> Array:
+        """Per-step log-likelihood of simulated event-list paths under this network.
+
+        For an event step ``i`` (reaction ``r`` taking ``x[i]`` to ``x[i+1]`` at ``t[i+1]``)
+        the entry is ``log a_r(x_i) - a0(x_i) (t_{i+1} - t_i)``; the first padding row holds the
+        survival term ``-a0(x_last) (t1 - t_last)``; later rows are 0. ``sum(log_prob)`` is the
+        exact log-likelihood of the path, differentiable in every rate parameter.
+
+        Args:
+            results: event-list results (``save_at=None``), single or an ensemble.
+
+        Returns:
+            ``(max_steps,)``, or ``(n_trajectories, max_steps)`` for an ensemble.
+
+        Raises:
+            ValueError: for grid-mode results or results of another network's species.
+        """
+        if results.reactions is None:
+            raise ValueError(
+                "log_prob needs event-list results (simulate with save_at=None): grid-mode "
+                "results do not record which reactions fired"
+            )
+        if tuple(results.species) != self.species:
+            raise ValueError(
+                f"results are for species {list(results.species)}, "
+                f"this network has {list(self.species)}"
+            )
+        path_log_prob = self._path_log_prob
+        for _ in range(results.reactions.ndim - 1):
+            path_log_prob = jax.vmap(path_log_prob)
+        return path_log_prob(results.x, results.t, results.reactions)
+
+    def _path_log_prob(self, x: Array, t: Array, reactions: Array) -> Array:
+        a = jax.vmap(self.propensities)(x[:-1])
+        fired = reactions >= 0
+        a_fired = jnp.take_along_axis(a, jnp.where(fired, reactions, 0)[:, None], axis=1)[:, 0]
+        log_rate = jnp.where(fired, jnp.log(jnp.where(fired, a_fired, 1.0)), 0.0)
+        return log_rate - a.sum(axis=1) * (t[1:] - t[:-1])

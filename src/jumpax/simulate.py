@@ -1,0 +1,292 @@
+"""``simulate``: exact stochastic simulation of reaction networks, compiled and batched.
+
+The loop is an early-exit ``lax.while_loop`` written directly over a batch of trajectories
+(not a ``vmap`` of a per-trajectory loop): it runs until every trajectory has reached ``t1``,
+each iteration advancing every unfinished trajectory by one step, and writes into the output
+buffers with per-trajectory scatters. Event-list, grid and final-state outputs share the same
+loop and the same random stream, so for the same key they describe the same path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
+
+from ._checks import as_float_array, is_concrete
+from .network import ReactionNetwork
+from .results import SimulationResults
+from .solvers import AbstractSolver, Direct
+
+DEFAULT_MAX_STEPS_EVENTS = 10_000
+"""Default step budget (buffer length) in event-list mode."""
+
+DEFAULT_MAX_STEPS_GRID = 100_000_000
+"""Default step budget in grid and final-state modes (no memory cost: only a runaway guard)."""
+
+Mode = Literal["events", "grid", "final"]
+
+
+class OverflowWarning(UserWarning):
+    """The step budget ran out before ``t1``: some trajectories are truncated."""
+
+
+def _check_times(t0: Array, t1: Array) -> None:
+    if is_concrete(t0) and is_concrete(t1):
+        t0_, t1_ = np.asarray(t0), np.asarray(t1)
+        if not (np.isfinite(t0_) and np.isfinite(t1_)):
+            raise ValueError(f"t0 and t1 must be finite, got t0={t0_}, t1={t1_}")
+        if not t1_ > t0_:
+            raise ValueError(f"t1 must be greater than t0, got t0={t0_}, t1={t1_}")
+
+
+def _check_save_at(save_at: Array, t0: Array, t1: Array) -> None:
+    if save_at.ndim != 1 or save_at.shape[0] == 0:
+        raise ValueError(
+            f"save_at must be a non-empty 1-D array of times, got shape {save_at.shape}"
+        )
+    if is_concrete(save_at):
+        ts = np.asarray(save_at)
+        if not np.all(np.isfinite(ts)):
+            raise ValueError("save_at must contain finite times")
+        if np.any(np.diff(ts) <= 0):
+            raise ValueError(f"save_at must be strictly increasing, got {ts}")
+        if is_concrete(t0) and is_concrete(t1) and (ts[0] < t0 or ts[-1] > t1):
+            raise ValueError(
+                f"save_at must lie in [t0, t1] = [{np.asarray(t0)}, {np.asarray(t1)}], "
+                f"got [{ts[0]}, {ts[-1]}]"
+            )
+
+
+def _check_positive_int(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer)
+                              or value < 1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def simulate(
+    key: PRNGKeyArray,
+    network: ReactionNetwork,
+    x0: ArrayLike | dict[str, int],
+    t1: ArrayLike,
+    *,
+    t0: ArrayLike = 0.0,
+    solver: AbstractSolver = Direct(),
+    save_at: ArrayLike | Literal["final"] | None = None,
+    max_steps: int | None = None,
+    num_trajectories: int | None = None,
+) -> SimulationResults:
+    """Simulates a reaction network exactly (Gillespie) from ``t0`` to ``t1``.
+
+    Args:
+        key: a JAX PRNG key. The same key gives the same result; an ensemble uses
+            ``jax.random.split(key, num_trajectories)``, one key per trajectory.
+        network: the reaction network.
+        x0: initial counts, an array ``(n_species,)`` or a ``{species: count}`` dict; with
+            ``num_trajectories`` also ``(num_trajectories, n_species)``.
+        t1: the end time (traced: changing it never recompiles).
+        t0: the start time.
+        solver: the exact event sampler, :class:`~jumpax.Direct` (default) or
+            :class:`~jumpax.FirstReaction`.
+        save_at: ``None`` for the event list (every event; what ``log_prob`` and the
+            REINFORCE losses consume), an increasing array of times in ``[t0, t1]`` for grid
+            mode (memory independent of the number of events), or ``"final"`` for the state at
+            ``t1`` only.
+        max_steps: the per-trajectory step budget. Event-list mode stores ``max_steps`` events
+            (default ``DEFAULT_MAX_STEPS_EVENTS`` = 10,000); grid and final modes store nothing
+            per event and default to ``DEFAULT_MAX_STEPS_GRID`` = 10**8 as a runaway guard.
+            When the budget runs out before ``t1``, ``results.overflow`` is True and an
+            :class:`OverflowWarning` is issued.
+        num_trajectories: ``None`` for one trajectory, else the ensemble size (every result
+            array gets a leading trajectory axis).
+
+    Returns:
+        :class:`~jumpax.SimulationResults`. In grid mode, times a truncated trajectory never
+        reached hold NaN; in final mode a truncated trajectory's state is NaN.
+
+    Raises:
+        ValueError: for a bad initial state, times, ``save_at``, ``max_steps`` or
+            ``num_trajectories``.
+    """
+    _check_positive_int("max_steps", max_steps)
+    _check_positive_int("num_trajectories", num_trajectories)
+    if not isinstance(solver, AbstractSolver):
+        raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
+    x0 = network.as_state(x0)
+    dtype = x0.dtype
+    t0 = as_float_array(t0).astype(dtype)
+    t1 = as_float_array(t1).astype(dtype)
+    if t0.ndim or t1.ndim:
+        raise ValueError("t0 and t1 must be scalars")
+    _check_times(t0, t1)
+    if save_at is None:
+        mode: Mode = "events"
+        ts = None
+    elif isinstance(save_at, str):
+        if save_at != "final":
+            raise ValueError(f"save_at must be None, an array of times or 'final', got {save_at!r}")
+        mode, ts = "final", None
+    else:
+        mode = "grid"
+        ts = as_float_array(save_at).astype(dtype)
+        _check_save_at(ts, t0, t1)
+    if max_steps is None:
+        max_steps = DEFAULT_MAX_STEPS_EVENTS if mode == "events" else DEFAULT_MAX_STEPS_GRID
+
+    batch = 1 if num_trajectories is None else num_trajectories
+    if x0.ndim == 2:
+        if num_trajectories is None or x0.shape[0] != num_trajectories:
+            raise ValueError(
+                f"x0 of shape {tuple(x0.shape)} needs num_trajectories={x0.shape[0]}, "
+                f"got num_trajectories={num_trajectories}"
+            )
+    x0 = jnp.broadcast_to(x0, (batch, network.n_species))
+    keys = key[None] if num_trajectories is None else jax.random.split(key, num_trajectories)
+
+    results = _simulate_batch(keys, network, x0, t0, t1, ts, solver, mode, int(max_steps))
+    if num_trajectories is None:
+        results = jax.tree.map(lambda leaf: leaf[0], results)
+    _warn_on_overflow(results.overflow, max_steps)
+    return results
+
+
+def _warn(overflow: np.ndarray, max_steps: int) -> None:
+    count = int(np.sum(overflow))
+    if count:
+        warnings.warn(
+            f"{count} trajectories exhausted max_steps={max_steps} before t1 and are truncated "
+            "(results.overflow is True for them); increase max_steps",
+            OverflowWarning,
+            stacklevel=4,
+        )
+
+
+def _warn_on_overflow(overflow: Array, max_steps: int) -> None:
+    if is_concrete(overflow):
+        _warn(np.asarray(overflow), max_steps)
+    else:
+        jax.debug.callback(lambda flags: _warn(np.asarray(flags), max_steps), overflow)
+
+
+@eqx.filter_jit
+def _simulate_batch(
+    keys: PRNGKeyArray,
+    network: ReactionNetwork,
+    x0: Array,
+    t0: Array,
+    t1: Array,
+    ts: Array | None,
+    solver: AbstractSolver,
+    mode: Mode,
+    max_steps: int,
+) -> SimulationResults:
+    batch, n_species = x0.shape
+    dtype = x0.dtype
+    stoichiometry = jnp.asarray(network.stoichiometry, dtype=dtype)
+    rows = jnp.arange(batch)
+
+    def event_keys(steps: Array) -> Array:
+        """Per-trajectory key of the event drawn after ``steps`` events."""
+        return jax.vmap(jax.random.fold_in)(keys, steps)
+
+    def draw(x: Array, steps: Array) -> tuple[Array, Array]:
+        """Next event of every trajectory; the random stream is indexed by the event count."""
+        propensities = jax.vmap(network.propensities)(x)
+        return jax.vmap(solver.sample)(event_keys(steps), propensities)
+
+    def apply(key: Array, x: Array, r: Array) -> Array:
+        # Exact solvers ignore key and propensities, and XLA drops their computation.
+        return solver.update(key, x, network.propensities(x), r, stoichiometry)
+
+    steps = jnp.zeros(batch, dtype=jnp.int32)
+    tau, r_next = draw(x0, steps)
+    t_start = jnp.broadcast_to(t0, (batch,))
+    state = {
+        "x": x0,
+        "t_next": t_start + tau,
+        "r_next": r_next,
+        "steps": steps,
+        "done": jnp.zeros(batch, dtype=bool),
+        "overflow": jnp.zeros(batch, dtype=bool),
+    }
+    if mode == "events":
+        state["xs"] = jnp.zeros((batch, max_steps + 1, n_species), dtype).at[:, 0].set(x0)
+        state["ts"] = jnp.zeros((batch, max_steps + 1), dtype).at[:, 0].set(t_start)
+        state["rs"] = jnp.full((batch, max_steps), -1, dtype=jnp.int32)
+    elif mode == "grid":
+        n_times = ts.shape[0]
+        state["grid"] = jnp.full((batch, n_times, n_species), jnp.nan, dtype)
+        state["j"] = jnp.zeros(batch, dtype=jnp.int32)
+
+    def body(state: dict) -> dict:
+        state = dict(state)
+        x, t_next, steps, done = state["x"], state["t_next"], state["steps"], state["done"]
+        if mode == "grid":
+            j = state["j"]
+            pending = j < ts.shape[0]
+            record = ~done & pending & (ts[jnp.minimum(j, ts.shape[0] - 1)] < t_next)
+            write_at = jnp.where(record, j, ts.shape[0])
+            state["grid"] = state["grid"].at[rows, write_at].set(x, mode="drop")
+            state["j"] = j + record
+            active = ~done & pending & ~record
+        else:
+            record = jnp.zeros_like(done)
+            active = ~done & (t_next <= t1)
+        budget_left = steps < max_steps
+        fire = active & budget_left
+        state["overflow"] = state["overflow"] | (active & ~budget_left)
+        # Event-list paths need a row after the last event for t1: a full buffer is truncated.
+        if mode == "events":
+            state["overflow"] = state["overflow"] | (~done & ~active & ~budget_left)
+        state["done"] = done | (~record & ~fire)
+
+        x_fired = jax.vmap(apply)(event_keys(steps), x, state["r_next"])
+        x_new = jnp.where(fire[:, None], x_fired, x)
+        steps_new = steps + fire
+        if mode == "events":
+            row = jnp.where(fire, steps_new, max_steps + 1)
+            state["xs"] = state["xs"].at[rows, row].set(x_new, mode="drop")
+            state["ts"] = state["ts"].at[rows, row].set(t_next, mode="drop")
+            state["rs"] = state["rs"].at[rows, row - 1].set(state["r_next"], mode="drop")
+        tau, r_next = draw(x_new, steps_new)
+        state["x"] = x_new
+        state["steps"] = steps_new
+        state["t_next"] = jnp.where(fire, t_next + tau, t_next)
+        state["r_next"] = jnp.where(fire, r_next, state["r_next"])
+        return state
+
+    if solver.reverse_differentiable:
+        # A bounded, checkpointed loop lets reverse-mode gradients flow through the path.
+        bound = max_steps + 2 + (0 if ts is None else ts.shape[0])
+        state = eqx.internal.while_loop(
+            lambda s: ~jnp.all(s["done"]), body, state, max_steps=bound, kind="checkpointed"
+        )
+    else:
+        state = jax.lax.while_loop(lambda s: ~jnp.all(s["done"]), body, state)
+
+    steps, overflow, x = state["steps"], state["overflow"], state["x"]
+    t1_batch = jnp.broadcast_to(t1, (batch,))
+    if mode == "events":
+        after_last = jnp.arange(max_steps + 1)[None, :] > steps[:, None]
+        xs = jnp.where(after_last[..., None], x[:, None, :], state["xs"])
+        times = jnp.where(after_last, t1, state["ts"])
+        return SimulationResults(
+            x=xs, t=times, reactions=state["rs"], overflow=overflow, n_steps=steps,
+            t1=t1_batch, species=network.species,
+        )
+    if mode == "grid":
+        return SimulationResults(
+            x=state["grid"], t=jnp.broadcast_to(ts, (batch, ts.shape[0])), reactions=None,
+            overflow=overflow, n_steps=steps, t1=t1_batch, species=network.species,
+        )
+    final = jnp.where(overflow[:, None], jnp.nan, x)
+    return SimulationResults(
+        x=final, t=t1_batch, reactions=None, overflow=overflow, n_steps=steps, t1=t1_batch,
+        species=network.species,
+    )
+
