@@ -12,13 +12,14 @@ from .kinetics import (
 from .network import Reaction, ReactionNetwork
 from .results import SimulationResults
 from .simulate import OverflowWarning, simulate
-from .solvers import AbstractSolver, Direct, FirstReaction
+from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
 from .systems import StochasticModel
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AbstractKinetics",
+    "AbstractApproximateSolver",
     "AbstractSolver",
     "Constant",
     "Direct",

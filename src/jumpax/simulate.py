@@ -21,7 +21,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 from ._checks import as_float_array, is_concrete
 from .network import ReactionNetwork
 from .results import SimulationResults
-from .solvers import AbstractSolver, Direct
+from .solvers import AbstractApproximateSolver, AbstractSolver, Direct
 
 DEFAULT_MAX_STEPS_EVENTS = 10_000
 """Default step budget (buffer length) in event-list mode."""
@@ -76,7 +76,7 @@ def simulate(
     t1: ArrayLike,
     *,
     t0: ArrayLike = 0.0,
-    solver: AbstractSolver = Direct(),
+    solver: AbstractSolver | AbstractApproximateSolver = Direct(),
     save_at: ArrayLike | Literal["final"] | None = None,
     max_steps: int | None = None,
     num_trajectories: int | None = None,
@@ -115,7 +115,7 @@ def simulate(
     """
     _check_positive_int("max_steps", max_steps)
     _check_positive_int("num_trajectories", num_trajectories)
-    if not isinstance(solver, AbstractSolver):
+    if not isinstance(solver, AbstractSolver | AbstractApproximateSolver):
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
     x0 = network.as_state(x0)
     dtype = x0.dtype
@@ -148,7 +148,14 @@ def simulate(
     x0 = jnp.broadcast_to(x0, (batch, network.n_species))
     keys = key[None] if num_trajectories is None else jax.random.split(key, num_trajectories)
 
-    results = _simulate_batch(keys, network, x0, t0, t1, ts, solver, mode, int(max_steps))
+    if isinstance(solver, AbstractApproximateSolver):
+        if mode == "events":
+            raise ValueError(
+                f"{type(solver).__name__} records no event list: pass save_at=ts or 'final'"
+            )
+        results = _simulate_approximate(keys, network, x0, t0, t1, ts, solver, int(max_steps))
+    else:
+        results = _simulate_batch(keys, network, x0, t0, t1, ts, solver, mode, int(max_steps))
     if num_trajectories is None:
         results = jax.tree.map(lambda leaf: leaf[0], results)
     _warn_on_overflow(results.overflow, max_steps)
@@ -171,6 +178,11 @@ def _warn_on_overflow(overflow: Array, max_steps: int) -> None:
         _warn(np.asarray(overflow), max_steps)
     else:
         jax.debug.callback(lambda flags: _warn(np.asarray(flags), max_steps), overflow)
+
+
+@eqx.filter_jit
+def _simulate_approximate(keys, network, x0, t0, t1, ts, solver, max_steps):
+    return solver.simulate_batch(keys, network, x0, t0, t1, ts, max_steps)
 
 
 @eqx.filter_jit

@@ -9,12 +9,16 @@ A reaction with propensity 0 is never chosen.
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
+
+if TYPE_CHECKING:
+    from .network import ReactionNetwork
+    from .results import SimulationResults
 
 
 class AbstractSolver(eqx.Module):
@@ -98,3 +102,37 @@ class FirstReaction(AbstractSolver):
         clocks = _waiting_time(u, propensities)
         r = jnp.argmin(clocks)
         return clocks[r], r.astype(jnp.int32)
+
+
+class AbstractApproximateSolver(eqx.Module):
+    """Base class of approximate simulators that own their time-stepping loop (e.g. tau-leaping).
+
+    They produce grid-mode and final-state results only: there is no event list to record.
+    """
+
+    @abc.abstractmethod
+    def simulate_batch(
+        self,
+        keys: PRNGKeyArray,
+        network: ReactionNetwork,
+        x0: Array,
+        t0: Array,
+        t1: Array,
+        ts: Array | None,
+        max_steps: int,
+    ) -> SimulationResults:
+        """Simulates a batch of trajectories.
+
+        Args:
+            keys: one PRNG key per trajectory, ``(batch,)``.
+            network: the reaction network.
+            x0: initial counts, ``(batch, n_species)``.
+            t0: start time (scalar).
+            t1: end time (scalar).
+            ts: save times ``(n_times,)`` for grid mode, or ``None`` for the final state only.
+            max_steps: the per-trajectory step budget.
+
+        Returns:
+            Batched results (leading axis ``batch``) in grid or final-state layout, with
+            ``overflow`` set where the budget ran out before ``t1``.
+        """
