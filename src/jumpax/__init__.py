@@ -11,7 +11,7 @@ from .kinetics import (
 )
 from .network import Reaction, ReactionNetwork
 from .results import SimulationResults
-from .simulate import OverflowWarning, simulate
+from .simulate import OverflowWarning, simulate, simulate_keys
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
 from .systems import StochasticModel
 
@@ -36,4 +36,5 @@ __all__ = [
     "kinetics",
     "models",
     "simulate",
+    "simulate_keys",
 ]

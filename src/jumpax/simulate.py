@@ -113,8 +113,62 @@ def simulate(
         ValueError: for a bad initial state, times, ``save_at``, ``max_steps`` or
             ``num_trajectories``.
     """
-    _check_positive_int("max_steps", max_steps)
     _check_positive_int("num_trajectories", num_trajectories)
+    if num_trajectories is None:
+        keys = key[None]
+        x0 = network.as_state(x0)
+        if x0.ndim == 2:
+            raise ValueError(
+                f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
+                f"pass num_trajectories={x0.shape[0]}"
+            )
+    else:
+        keys = jax.random.split(key, num_trajectories)
+    results = _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps)
+    if num_trajectories is None:
+        results = jax.tree.map(lambda leaf: leaf[0], results)
+    _warn_on_overflow(results.overflow)
+    return results
+
+
+def simulate_keys(
+    keys: PRNGKeyArray,
+    network: ReactionNetwork,
+    x0: ArrayLike | dict[str, int],
+    t1: ArrayLike,
+    *,
+    t0: ArrayLike = 0.0,
+    solver: AbstractSolver | AbstractApproximateSolver = Direct(),
+    save_at: ArrayLike | Literal["final"] | None = None,
+    max_steps: int | None = None,
+) -> SimulationResults:
+    """Simulates one trajectory per key: the ensemble engine behind :func:`simulate`.
+
+    ``simulate(key, ..., num_trajectories=n)`` equals
+    ``simulate_keys(jax.random.split(key, n), ...)``, so an ensemble can be computed in
+    chunks of keys (for progress reporting or memory) with identical results.
+
+    Args:
+        keys: PRNG keys, shape ``(n_trajectories,)``.
+        network: the reaction network.
+        x0: initial counts, ``(n_species,)``, ``(n_trajectories, n_species)`` or a dict.
+        t1: the end time.
+        t0: the start time.
+        solver: the solver.
+        save_at: as in :func:`simulate`.
+        max_steps: as in :func:`simulate`.
+
+    Returns:
+        Ensemble results with a leading trajectory axis.
+    """
+    results = _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps)
+    _warn_on_overflow(results.overflow)
+    return results
+
+
+def _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps) -> SimulationResults:
+    """Validates the arguments and runs the batched simulation (no warning)."""
+    _check_positive_int("max_steps", max_steps)
     if not isinstance(solver, AbstractSolver | AbstractApproximateSolver):
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
     x0 = network.as_state(x0)
@@ -137,47 +191,37 @@ def simulate(
         _check_save_at(ts, t0, t1)
     if max_steps is None:
         max_steps = DEFAULT_MAX_STEPS_EVENTS if mode == "events" else DEFAULT_MAX_STEPS_GRID
-
-    batch = 1 if num_trajectories is None else num_trajectories
-    if x0.ndim == 2:
-        if num_trajectories is None or x0.shape[0] != num_trajectories:
-            raise ValueError(
-                f"x0 of shape {tuple(x0.shape)} needs num_trajectories={x0.shape[0]}, "
-                f"got num_trajectories={num_trajectories}"
-            )
+    batch = keys.shape[0]
+    if x0.ndim == 2 and x0.shape[0] != batch:
+        raise ValueError(
+            f"x0 has {x0.shape[0]} initial states for {batch} trajectories"
+        )
     x0 = jnp.broadcast_to(x0, (batch, network.n_species))
-    keys = key[None] if num_trajectories is None else jax.random.split(key, num_trajectories)
-
     if isinstance(solver, AbstractApproximateSolver):
         if mode == "events":
             raise ValueError(
                 f"{type(solver).__name__} records no event list: pass save_at=ts or 'final'"
             )
-        results = _simulate_approximate(keys, network, x0, t0, t1, ts, solver, int(max_steps))
-    else:
-        results = _simulate_batch(keys, network, x0, t0, t1, ts, solver, mode, int(max_steps))
-    if num_trajectories is None:
-        results = jax.tree.map(lambda leaf: leaf[0], results)
-    _warn_on_overflow(results.overflow, max_steps)
-    return results
+        return _simulate_approximate(keys, network, x0, t0, t1, ts, solver, int(max_steps))
+    return _simulate_batch(keys, network, x0, t0, t1, ts, solver, mode, int(max_steps))
 
 
-def _warn(overflow: np.ndarray, max_steps: int) -> None:
+def _warn(overflow: np.ndarray) -> None:
     count = int(np.sum(overflow))
     if count:
         warnings.warn(
-            f"{count} trajectories exhausted max_steps={max_steps} before t1 and are truncated "
+            f"{count} trajectories exhausted the max_steps budget before t1 and are truncated "
             "(results.overflow is True for them); increase max_steps",
             OverflowWarning,
             stacklevel=4,
         )
 
 
-def _warn_on_overflow(overflow: Array, max_steps: int) -> None:
+def _warn_on_overflow(overflow: Array) -> None:
     if is_concrete(overflow):
-        _warn(np.asarray(overflow), max_steps)
+        _warn(np.asarray(overflow))
     else:
-        jax.debug.callback(lambda flags: _warn(np.asarray(flags), max_steps), overflow)
+        jax.debug.callback(lambda flags: _warn(np.asarray(flags)), overflow)
 
 
 @eqx.filter_jit
