@@ -18,11 +18,14 @@ def is_concrete(value: ArrayLike) -> bool:
 
 
 def as_float_array(value: ArrayLike) -> Array:
-    """Converts a parameter to a floating-point JAX array (the default float dtype)."""
+    """Converts a parameter to a strongly typed floating-point JAX array.
+
+    Python floats would otherwise become weakly typed arrays, whose compiled signature differs
+    from that of an explicit float32 array: the two would compile separately.
+    """
     value = jnp.asarray(value)
-    if not jnp.issubdtype(value.dtype, jnp.floating):
-        value = value.astype(jnp.result_type(float))
-    return value
+    floating = jnp.issubdtype(value.dtype, jnp.floating)
+    return jnp.asarray(value, dtype=value.dtype if floating else jnp.result_type(float))
 
 
 def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:

@@ -72,12 +72,6 @@ def _resolve_model(name: str):
         entry = models.CATALOGUE[name]
         network = entry.build()
         return network, network.x0, entry.t1
-    path = pathlib.Path(name)
-    if path.suffix.lower() in (".xml", ".sbml"):
-        from .sbml import load_sbml  # noqa: PLC0415 (optional feature)
-
-        model = load_sbml(path)
-        return model, model.x0, getattr(model, "t1", None)
     known = ", ".join(sorted(models.CATALOGUE))
     raise SystemExit(f"jumpax: unknown model {name!r}; built-in models: {known}")
 
@@ -99,8 +93,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         save_at = jnp.linspace(0.0, t1, 201)
     started = time.perf_counter()
     results = simulate_ensemble(
-        jax.random.key(args.seed), network, x0, t1, num_trajectories=args.n,
-        save_at=save_at, max_steps=args.max_steps, progress=not args.quiet,
+        jax.random.key(args.seed),
+        network,
+        x0,
+        t1,
+        num_trajectories=args.n,
+        save_at=save_at,
+        max_steps=args.max_steps,
+        progress=not args.quiet,
     )
     elapsed = time.perf_counter() - started
     events = int(np.sum(results.n_steps))
@@ -110,7 +110,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     )
     final = np.asarray(results.final_state)
     for i, name in enumerate(results.species):
-        print(f"  {name}: final mean {final[:, i].mean():.4g}, sd {final[:, i].std(ddof=min(1, args.n - 1)):.4g}")
+        sd = final[:, i].std(ddof=min(1, args.n - 1))
+        print(f"  {name}: final mean {final[:, i].mean():.4g}, sd {sd:.4g}")
     if int(np.sum(results.overflow)):
         print(f"  warning: {int(np.sum(results.overflow))} trajectories hit max_steps (truncated)")
     if args.out:
@@ -133,12 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sim = commands.add_parser("simulate", help="simulate a built-in model or an SBML file")
-    sim.add_argument("model", help="a built-in model name (see `jumpax models`) or FILE.xml")
+    sim = commands.add_parser("simulate", help="simulate a built-in model")
+    sim.add_argument("model", help="a built-in model name (see `jumpax models`)")
     sim.add_argument("--t1", type=float, default=None, help="end time (default: the model's)")
     sim.add_argument("--n", type=_positive_int, default=1, help="number of trajectories")
     sim.add_argument(
-        "--save-at", type=_save_at, default=None,
+        "--save-at",
+        type=_save_at,
+        default=None,
         help="number of equally spaced save times, or comma-separated times "
         "(default: the event list for one trajectory, 201 points otherwise)",
     )

@@ -100,8 +100,10 @@ class MassAction(AbstractKinetics):
     k: Array
 
     def __init__(self, k: ArrayLike):
-        """Args:
-        k: the rate constant, non-negative.
+        """Creates a `MassAction`.
+
+        Args:
+            k: the rate constant, non-negative.
         """
         self.k = check_finite_nonnegative("MassAction rate constant k", k)
 
@@ -137,8 +139,10 @@ class Constant(AbstractKinetics):
     rate: Array
 
     def __init__(self, rate: ArrayLike):
-        """Args:
-        rate: events per unit time, non-negative.
+        """Creates a `Constant`.
+
+        Args:
+            rate: events per unit time, non-negative.
         """
         self.rate = check_finite_nonnegative("Constant rate", rate)
 
@@ -156,11 +160,13 @@ class _AbstractHill(AbstractKinetics):
     n: Array
 
     def __init__(self, regulator: str, vmax: ArrayLike, K: ArrayLike, n: ArrayLike = 1.0):
-        """Args:
-        regulator: name of the regulating species.
-        vmax: maximal propensity (events per unit time), non-negative.
-        K: half-saturation constant in molecules, positive.
-        n: Hill coefficient, positive.
+        """Creates the Hill rate law.
+
+        Args:
+            regulator: name of the regulating species.
+            vmax: maximal propensity (events per unit time), non-negative.
+            K: half-saturation constant in molecules, positive.
+            n: Hill coefficient, positive.
         """
         if not isinstance(regulator, str) or not regulator:
             raise ValueError(f"Hill kinetics needs a species name as regulator, got {regulator!r}")
@@ -235,10 +241,12 @@ class MichaelisMenten(AbstractKinetics):
     substrate: str | None = eqx.field(static=True)
 
     def __init__(self, vmax: ArrayLike, Km: ArrayLike, substrate: str | None = None):
-        """Args:
-        vmax: maximal propensity, non-negative.
-        Km: Michaelis constant in molecules, positive.
-        substrate: species name; defaults to the reaction's single reactant.
+        """Creates a `MichaelisMenten`.
+
+        Args:
+            vmax: maximal propensity, non-negative.
+            Km: Michaelis constant in molecules, positive.
+            substrate: species name; defaults to the reaction's single reactant.
         """
         self.vmax = check_finite_nonnegative("MichaelisMenten vmax", vmax)
         self.Km = check_positive("MichaelisMenten Km", Km)

@@ -114,10 +114,12 @@ class Reaction(eqx.Module):
     def __init__(
         self, string: str, kinetics: AbstractKinetics | ArrayLike, name: str | None = None
     ):
-        """Args:
-        string: the stoichiometry, e.g. ``"2 A + B -> C"``, ``"0 -> X"``, ``"X -> 0"``.
-        kinetics: a rate law; a plain number ``k`` is shorthand for ``MassAction(k)``.
-        name: an optional label used in tables and error messages.
+        """Parses the reaction string and attaches its kinetics.
+
+        Args:
+            string: the stoichiometry, e.g. ``"2 A + B -> C"``, ``"0 -> X"``, ``"X -> 0"``.
+            kinetics: a rate law; a plain number ``k`` is shorthand for ``MassAction(k)``.
+            name: an optional label used in tables and error messages.
         """
         self.reactants, self.products = parse_reaction(string)
         if not isinstance(kinetics, AbstractKinetics):
@@ -177,13 +179,15 @@ class ReactionNetwork(eqx.Module):
         volume: ArrayLike = 1.0,
         x0: Mapping[str, int] | ArrayLike | None = None,
     ):
-        """Args:
-        reactions: ``Reaction`` objects or ``(string, kinetics[, name])`` tuples.
-        species: the species order; must contain every species the reactions use
-            (extra, inert species are allowed). Defaults to order of first appearance.
-        volume: the system volume, positive.
-        x0: an optional default initial state (array or ``{species: count}`` dict),
-            available as :attr:`x0`.
+        """Builds the network and checks its species.
+
+        Args:
+            reactions: ``Reaction`` objects or ``(string, kinetics[, name])`` tuples.
+            species: the species order; must contain every species the reactions use
+                (extra, inert species are allowed). Defaults to order of first appearance.
+            volume: the system volume, positive.
+            x0: an optional default initial state (array or ``{species: count}`` dict),
+                available as :attr:`x0`.
         """
         reactions = tuple(_as_reaction(r) for r in reactions)
         if not reactions:

@@ -44,11 +44,13 @@ class StochasticModel(eqx.Module):
         t1: float | None = None,
         max_steps: int | None = None,
     ):
-        """Args:
-        network: the reaction network.
-        solver: the exact solver (default :class:`~jumpax.Direct`).
-        t1: the default end time.
-        max_steps: the step budget per trajectory.
+        """Creates a `StochasticModel`.
+
+        Args:
+            network: the reaction network.
+            solver: the exact solver (default :class:`~jumpax.Direct`).
+            t1: the default end time.
+            max_steps: the step budget per trajectory.
         """
         self.network = network
         self.solver = solver

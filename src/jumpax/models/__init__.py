@@ -28,21 +28,25 @@ def birth_death(birth: ArrayLike = 10.0, death: ArrayLike = 0.1, x0: int = 0) ->
     Defaults: ``birth=10``, ``death=0.1``, ``X(0)=0``.
     """
     return ReactionNetwork(
-        [Reaction("0 -> X", MassAction(birth), "birth"), Reaction("X -> 0", MassAction(death), "death")],
+        [
+            Reaction("0 -> X", MassAction(birth), "birth"),
+            Reaction("X -> 0", MassAction(death), "death"),
+        ],
         x0={"X": x0},
     )
 
 
-def immigration_death(
-    alpha: ArrayLike = 1.0, mu: ArrayLike = 0.1, x0: int = 0
-) -> ReactionNetwork:
+def immigration_death(alpha: ArrayLike = 1.0, mu: ArrayLike = 0.1, x0: int = 0) -> ReactionNetwork:
     """The DSMTS immigration-death model (002-01): ``0 -> X`` at ``alpha``, ``X -> 0`` at ``mu X``.
 
     ``X(t)`` is Poisson with mean ``alpha/mu (1 - exp(-mu t))`` from ``X(0)=0``.
     Defaults: ``alpha=1``, ``mu=0.1``, ``X(0)=0``.
     """
     return ReactionNetwork(
-        [Reaction("0 -> X", MassAction(alpha), "Immigration"), Reaction("X -> 0", MassAction(mu), "Death")],
+        [
+            Reaction("0 -> X", MassAction(alpha), "Immigration"),
+            Reaction("X -> 0", MassAction(mu), "Death"),
+        ],
         x0={"X": x0},
     )
 
@@ -55,7 +59,10 @@ def linear_birth_death(
     ``E[X(t)] = X(0) exp((lam - mu) t)``. Defaults: ``lam=0.1``, ``mu=0.11``, ``X(0)=100``.
     """
     return ReactionNetwork(
-        [Reaction("X -> 2 X", MassAction(lam), "Birth"), Reaction("X -> 0", MassAction(mu), "Death")],
+        [
+            Reaction("X -> 2 X", MassAction(lam), "Birth"),
+            Reaction("X -> 0", MassAction(mu), "Death"),
+        ],
         x0={"X": x0},
     )
 
@@ -118,7 +125,10 @@ def two_stage_gene_expression(
 
 
 def lotka_volterra(
-    c1: ArrayLike = 1.0, c2: ArrayLike = 0.005, c3: ArrayLike = 0.6, prey: int = 50,
+    c1: ArrayLike = 1.0,
+    c2: ArrayLike = 0.005,
+    c3: ArrayLike = 0.6,
+    prey: int = 50,
     predators: int = 100,
 ) -> ReactionNetwork:
     """Stochastic Lotka-Volterra predator-prey dynamics.
@@ -138,7 +148,10 @@ def lotka_volterra(
 
 
 def schlogl(
-    k1: ArrayLike = 0.03, k2: ArrayLike = 1e-4, k3: ArrayLike = 200.0, k4: ArrayLike = 3.5,
+    k1: ArrayLike = 0.03,
+    k2: ArrayLike = 1e-4,
+    k3: ArrayLike = 200.0,
+    k4: ArrayLike = 3.5,
     x0: int = 250,
 ) -> ReactionNetwork:
     """Schlögl's bistable model with buffered species folded into the rates.

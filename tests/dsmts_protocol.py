@@ -1,0 +1,68 @@
+"""The DSMTS test protocol (Evans, Gillespie and Wilkinson 2008) on simulated ensembles.
+
+For each species and time with reference mean ``mu`` and standard deviation ``sigma``:
+``Z = sqrt(n) (mean - mu) / sigma`` must lie in (-3, 3) and
+``Y = sqrt(n / 2) (S^2 / sigma^2 - 1)``, with ``S^2`` the mean squared deviation from the known
+``mu``, must lie in (-5, 5). Where ``sigma == 0`` every sample must equal ``mu`` exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+DATA = pathlib.Path(__file__).parent / "data" / "dsmts"
+TIMES = np.arange(51.0)
+
+
+def reference(case: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{species: (mean, sd)}`` at t = 0..50 from the case's results CSV."""
+    with (DATA / f"{case}-results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    species = [c[: -len("-mean")] for c in rows[0] if c.endswith("-mean")]
+    return {
+        s: (
+            np.array([float(r[f"{s}-mean"]) for r in rows]),
+            np.array([float(r[f"{s}-sd"]) for r in rows]),
+        )
+        for s in species
+    }
+
+
+@dataclass
+class Verdict:
+    """Failure counts of one species of one case."""
+
+    species: str
+    z_failures: int
+    y_failures: int
+    exact_failures: int
+    max_abs_z: float
+    max_abs_y: float
+
+
+def check(case: str, samples: dict[str, np.ndarray]) -> list[Verdict]:
+    """Applies the protocol; ``samples[species]`` is ``(n, 51)`` amounts at t = 0..50."""
+    verdicts = []
+    for species, (mu, sigma) in reference(case).items():
+        x = np.asarray(samples[species], dtype=np.float64)
+        n = x.shape[0]
+        random = sigma > 0
+        z = np.sqrt(n) * (x.mean(0)[random] - mu[random]) / sigma[random]
+        s2 = ((x[:, random] - mu[random]) ** 2).mean(0)
+        y = np.sqrt(n / 2) * (s2 / sigma[random] ** 2 - 1)
+        exact = np.sum(np.any(x[:, ~random] != mu[~random], axis=0))
+        verdicts.append(
+            Verdict(
+                species,
+                int(np.sum(np.abs(z) >= 3)),
+                int(np.sum(np.abs(y) >= 5)),
+                int(exact),
+                float(np.abs(z).max()),
+                float(np.abs(y).max()),
+            )
+        )
+    return verdicts

@@ -1,0 +1,210 @@
+"""Reaction parsing, species order, propensities and network construction."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jumpax as jx
+
+
+@pytest.mark.parametrize(
+    ("string", "reactants", "products"),
+    [
+        ("2 A + B -> C", (("A", 2), ("B", 1)), (("C", 1),)),
+        ("0 -> X", (), (("X", 1),)),
+        ("X -> 0", (("X", 1),), ()),
+        ("2P -> P2", (("P", 2),), (("P2", 1),)),
+        ("A + A -> B", (("A", 2),), (("B", 1),)),
+        ("  G_on->G_on+M ", (("G_on", 1),), (("G_on", 1), ("M", 1))),
+        ("X -> 100 X", (("X", 1),), (("X", 100),)),
+    ],
+)
+def test_parse(string, reactants, products):
+    reaction = jx.Reaction(string, 1.0)
+    assert reaction.reactants == reactants
+    assert reaction.products == products
+
+
+@pytest.mark.parametrize(
+    ("string", "fragment"),
+    [
+        ("A -> B -> C", "2 arrows"),
+        ("A B -> C", "'A B'"),
+        ("A* -> B", "'A*'"),
+        ("A <-> B", "reversible"),
+        ("A + -> B", "empty species name"),
+        ("A -> + B", "empty species name"),
+        ("-> B", "empty side"),
+        ("A ->", "empty side"),
+        ("1.5 A -> B", "non-integer"),
+        ("0.5A -> B", "non-integer"),
+        ("0 A -> B", "zero coefficient"),
+        ("A => B", "no '->'"),
+        ("A = B", "no '->'"),
+        ("3 -> B", "'3'"),
+    ],
+)
+def test_malformed_reactions_name_the_problem(string, fragment):
+    with pytest.raises(ValueError, match="reaction") as info:
+        jx.Reaction(string, 1.0)
+    assert fragment in str(info.value)
+
+
+def test_reaction_string_roundtrip_and_kinetics_shorthand():
+    reaction = jx.Reaction("B + 2 A -> C", 0.5, name="r")
+    assert reaction.string == "B + 2 A -> C"
+    assert isinstance(reaction.kinetics, jx.MassAction)
+    assert reaction.label == "r"
+    assert jx.Reaction("0 -> X", 1.0).string == "0 -> X"
+
+
+def test_species_order_first_appearance_and_explicit():
+    net = jx.ReactionNetwork([("B + A -> C", 1.0), ("C -> D", 1.0)])
+    assert net.species == ("B", "A", "C", "D")
+    net = jx.ReactionNetwork([("B + A -> C", 1.0)], species=["C", "A", "B", "Inert"])
+    assert net.species == ("C", "A", "B", "Inert")
+    np.testing.assert_array_equal(net.stoichiometry, [[1, -1, -1, 0]])
+
+
+def test_network_construction_errors():
+    with pytest.raises(ValueError, match="not in species"):
+        jx.ReactionNetwork([("A -> B", 1.0)], species=["A"])
+    with pytest.raises(ValueError, match="more than once"):
+        jx.ReactionNetwork([("A -> B", 1.0)], species=["A", "B", "A"])
+    with pytest.raises(ValueError, match="at least one reaction"):
+        jx.ReactionNetwork([])
+    with pytest.raises(ValueError, match="non-negative"):
+        jx.ReactionNetwork([("A -> B", -1.0)])
+    with pytest.raises(ValueError, match="volume must be positive"):
+        jx.ReactionNetwork([("A -> B", 1.0)], volume=0.0)
+    with pytest.raises(ValueError, match="exactly one reactant"):
+        jx.ReactionNetwork([jx.Reaction("A + B -> C", jx.MichaelisMenten(1.0, 2.0))])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: jx.MassAction(-0.1),
+        lambda: jx.MassAction(float("nan")),
+        lambda: jx.Constant(-1.0),
+        lambda: jx.HillActivation("A", -1.0, 1.0),
+        lambda: jx.HillActivation("A", 1.0, 0.0),
+        lambda: jx.HillRepression("A", 1.0, 1.0, n=-2.0),
+        lambda: jx.MichaelisMenten(1.0, -3.0),
+    ],
+)
+def test_negative_or_invalid_rates_are_refused(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_mass_action_propensity_is_exact_falling_factorial():
+    net = jx.ReactionNetwork(
+        [("3 A + B -> C", 0.7), ("2 B -> 0", 0.3), ("0 -> A", 2.0)], volume=2.0
+    )
+    x = jnp.array([5.0, 4.0, 0.0])
+    a = np.asarray(net.propensities(x))
+    expected = [
+        0.7 * 2.0 ** (1 - 4) * math.comb(5, 3) * 4,
+        0.3 * 2.0 ** (1 - 2) * math.comb(4, 2),
+        2.0 * 2.0,
+    ]
+    np.testing.assert_allclose(a, expected, rtol=1e-6)
+
+
+def test_unavailable_reactants_give_zero_propensity():
+    net = jx.ReactionNetwork(
+        [
+            ("2 A -> B", 1.0),
+            jx.Reaction("A -> 0", jx.HillRepression("B", 5.0, 1.0)),
+            jx.Reaction("A -> B", jx.MichaelisMenten(3.0, 1.0)),
+        ]
+    )
+    assert np.all(np.asarray(net.propensities(jnp.array([1.0, 0.0]))[0]) == 0.0)
+    np.testing.assert_array_equal(net.propensities(jnp.array([0.0, 0.0])), [0.0, 0.0, 0.0])
+
+
+def test_hill_and_michaelis_menten_formulas():
+    net = jx.ReactionNetwork(
+        [
+            jx.Reaction("0 -> A", jx.HillActivation("R", 10.0, 4.0, 2.0)),
+            jx.Reaction("0 -> A", jx.HillRepression("R", 10.0, 4.0, 2.0)),
+            jx.Reaction("A -> 0", jx.MichaelisMenten(6.0, 3.0)),
+            jx.Reaction("0 -> R", jx.Constant(1.5)),
+        ]
+    )
+    a = np.asarray(net.propensities(jnp.array([6.0, 2.0])))
+    np.testing.assert_allclose(a, [10 * 4 / 20, 10 * 16 / 20, 6 * 6 / 9, 1.5], rtol=1e-6)
+
+
+def test_ode_rates_are_the_large_volume_limit():
+    net = jx.ReactionNetwork([("2 A -> B", 0.2)], volume=10.0)
+    x = jnp.array([1000.0, 0.0])
+    exact = float(net.propensities(x)[0])
+    ode = float(net.ode_rates(x)[0])
+    assert ode == pytest.approx(0.2 / 10 * 1000**2 / 2, rel=1e-6)
+    assert exact == pytest.approx(ode * 999 / 1000, rel=1e-6)
+    np.testing.assert_allclose(net.ode_rhs(0.0, x), [-2 * ode, ode], rtol=1e-6)
+
+
+def test_as_state_accepts_dicts_and_rejects_bad_states():
+    net = jx.models.dimerisation()
+    np.testing.assert_array_equal(net.as_state({"P2": 3}), [0.0, 3.0])
+    np.testing.assert_array_equal(net.as_state([5, 1]), [5.0, 1.0])
+    with pytest.raises(ValueError, match="unknown species"):
+        net.as_state({"Q": 1})
+    with pytest.raises(ValueError, match="shape"):
+        net.as_state([1, 2, 3])
+    with pytest.raises(ValueError, match="non-negative"):
+        net.as_state([-1, 2])
+    with pytest.raises(ValueError, match="whole numbers"):
+        net.as_state([1.5, 2])
+    with pytest.raises(ValueError, match="finite"):
+        net.as_state([float("inf"), 2])
+    with pytest.raises(ValueError, match="no default initial state"):
+        _ = jx.ReactionNetwork([("A -> B", 1.0)]).x0
+
+
+def test_species_index():
+    net = jx.models.dimerisation()
+    assert net.species_index("P2") == 1
+    assert net.species_index(-1) == 1
+    with pytest.raises(ValueError, match="unknown species"):
+        net.species_index("X")
+    with pytest.raises(ValueError, match="out of range"):
+        net.species_index(2)
+
+
+def test_grad_reaches_every_rate_parameter():
+    net = jx.ReactionNetwork(
+        [
+            ("0 -> A", 2.0),
+            jx.Reaction("A -> B", jx.MichaelisMenten(3.0, 4.0)),
+            jx.Reaction("0 -> B", jx.HillActivation("A", 1.0, 2.0, 2.0)),
+        ]
+    )
+    x = jnp.array([3.0, 1.0])
+    grads = jax.grad(lambda n: n.propensities(x).sum())(net)
+    leaves = jax.tree.leaves(grads)
+    assert len(leaves) == 7  # k, vmax, Km, vmax, K, n, volume
+    assert all(np.isfinite(np.asarray(leaf)) for leaf in leaves)
+    assert float(grads.reactions[0].kinetics.k) == pytest.approx(1.0)
+    assert float(grads.reactions[1].kinetics.vmax) == pytest.approx(3 / 7, rel=1e-6)
+
+
+def test_network_built_from_traced_rates():
+    def propensity_of(k):
+        net = jx.ReactionNetwork([("A -> B", k)])
+        return net.propensities(jnp.array([4.0, 0.0]))[0]
+
+    assert float(jax.grad(propensity_of)(0.5)) == pytest.approx(4.0)
+    assert float(jax.jit(propensity_of)(0.5)) == pytest.approx(2.0)
+
+
+def test_identical_networks_are_equal_pytrees():
+    a = jx.models.telegraph()
+    b = jx.models.telegraph()
+    assert jax.tree.structure(a) == jax.tree.structure(b)

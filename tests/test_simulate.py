@@ -1,0 +1,211 @@
+"""The exact simulator: modes, determinism, invariants, errors, ensembles and compilation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jumpax as jx
+
+KEY = jax.random.key(42)
+
+
+def test_event_list_layout():
+    net = jx.models.birth_death()
+    res = jx.simulate(KEY, net, net.x0, 20.0, max_steps=1000)
+    n = int(res.n_steps)
+    assert res.x.shape == (1001, 1) and res.t.shape == (1001,) and res.reactions.shape == (1000,)
+    assert res.mode == "events" and not bool(res.overflow)
+    assert float(res.t[0]) == 0.0 and float(res.x[0, 0]) == 0.0
+    assert np.all(np.diff(np.asarray(res.t)) >= 0)
+    assert np.all(np.asarray(res.reactions[:n]) >= 0)
+    assert np.all(np.asarray(res.reactions[n:]) == -1)
+    np.testing.assert_array_equal(res.t[n + 1 :], 20.0)
+    np.testing.assert_array_equal(res.x[n + 1 :], np.broadcast_to(res.x[n], res.x[n + 1 :].shape))
+    assert float(res.t[n]) < 20.0
+    # each step applies the stoichiometry of the recorded reaction
+    jumps = np.diff(np.asarray(res.x[: n + 1]), axis=0)
+    np.testing.assert_array_equal(jumps, net.stoichiometry[np.asarray(res.reactions[:n])])
+
+
+@pytest.mark.parametrize("solver", [jx.Direct(), jx.FirstReaction()])
+def test_grid_and_event_list_agree_for_the_same_key(solver):
+    net = jx.models.lotka_volterra()
+    ts = jnp.linspace(0.0, 5.0, 26)
+    events = jx.simulate(KEY, net, net.x0, 5.0, solver=solver, max_steps=20_000)
+    grid = jx.simulate(KEY, net, net.x0, 5.0, solver=solver, save_at=ts)
+    final = jx.simulate(KEY, net, net.x0, 5.0, solver=solver, save_at="final")
+    np.testing.assert_array_equal(events.at(ts).x, grid.x)
+    np.testing.assert_array_equal(events.final_state, final.x)
+    assert int(events.n_steps) == int(grid.n_steps) == int(final.n_steps)
+
+
+def test_grid_point_at_an_event_time_shows_the_post_event_state():
+    net = jx.models.birth_death()
+    res = jx.simulate(KEY, net, net.x0, 10.0, max_steps=500)
+    t_event = float(res.t[3])
+    grid = jx.simulate(KEY, net, net.x0, 10.0, save_at=jnp.array([t_event]))
+    assert float(grid.x[0, 0]) == float(res.x[3, 0])
+
+
+def test_same_key_same_result_and_ensemble_keys_split():
+    net = jx.models.dimerisation()
+    ts = jnp.linspace(0, 50, 11)
+    a = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, num_trajectories=8)
+    b = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, num_trajectories=8)
+    np.testing.assert_array_equal(a.x, b.x)
+    keys = jax.random.split(KEY, 8)
+    single = jx.simulate(keys[3], net, net.x0, 50.0, save_at=ts)
+    np.testing.assert_array_equal(a.x[3], single.x)
+    chunked = jx.simulate_keys(keys[:3], net, net.x0, 50.0, save_at=ts)
+    np.testing.assert_array_equal(a.x[:3], chunked.x)
+    other = jx.simulate(jax.random.key(7), net, net.x0, 50.0, save_at=ts, num_trajectories=8)
+    assert not np.array_equal(a.x, other.x)
+
+
+def test_counts_never_negative_and_dimer_at_one_never_fires():
+    net = jx.ReactionNetwork([("2 A -> B", 1e6), ("A + B -> 0", 1e6), ("0 -> A", 0.0)])
+    res = jx.simulate(KEY, net, {"A": 1, "B": 0}, 100.0, num_trajectories=100)
+    assert np.all(np.asarray(res.n_steps) == 0)
+    np.testing.assert_array_equal(res.final_state, np.broadcast_to([1.0, 0.0], (100, 2)))
+    net = jx.models.lotka_volterra()
+    res = jx.simulate(KEY, net, net.x0, 30.0, save_at=jnp.linspace(0, 30, 61), num_trajectories=50)
+    assert np.all(np.asarray(res.x) >= 0)
+
+
+def test_zero_total_propensity_ends_the_path():
+    net = jx.ReactionNetwork([("A -> B", 1.0)])
+    res = jx.simulate(KEY, net, {"A": 3}, 1e6, max_steps=10)
+    assert int(res.n_steps) == 3 and not bool(res.overflow)
+    np.testing.assert_array_equal(res.final_state, [0.0, 3.0])
+
+
+def test_overflow_is_flagged_and_warned():
+    net = jx.models.birth_death()
+    with pytest.warns(jx.OverflowWarning, match="2 trajectories"):
+        res = jx.simulate(KEY, net, net.x0, 100.0, max_steps=50, num_trajectories=2)
+    assert np.all(np.asarray(res.overflow))
+    with pytest.warns(jx.OverflowWarning):
+        grid = jx.simulate(KEY, net, net.x0, 100.0, save_at=jnp.array([1.0, 99.0]), max_steps=50)
+    assert np.isfinite(float(grid.x[0, 0])) and np.isnan(float(grid.x[1, 0]))
+    with pytest.warns(jx.OverflowWarning):
+        final = jx.simulate(KEY, net, net.x0, 100.0, save_at="final", max_steps=50)
+    assert np.isnan(float(final.x[0]))
+
+
+def test_overflow_warning_under_jit():
+    net = jx.models.birth_death()
+
+    @jax.jit
+    def run(key):
+        return jx.simulate(key, net, net.x0, 100.0, max_steps=20).n_steps
+
+    with pytest.warns(jx.OverflowWarning):
+        jax.block_until_ready(run(KEY))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"x0": {"Q": 1}}, "unknown species"),
+        ({"x0": [1, 2]}, "shape"),
+        ({"x0": [-1]}, "non-negative"),
+        ({"t1": 0.0}, "greater than t0"),
+        ({"t1": float("inf")}, "finite"),
+        ({"save_at": jnp.array([0.0, 2.0, 1.0])}, "strictly increasing"),
+        ({"save_at": jnp.array([0.0, 1.0, 1.0])}, "strictly increasing"),
+        ({"save_at": jnp.array([0.0, 20.0])}, r"lie in \[t0, t1\]"),
+        ({"save_at": jnp.zeros((2, 2))}, "1-D"),
+        ({"save_at": "last"}, "'final'"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"num_trajectories": 0}, "num_trajectories"),
+        ({"solver": "direct"}, "solver"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, match):
+    net = jx.models.birth_death()
+    args = {"x0": net.x0, "t1": 10.0} | kwargs
+    x0, t1 = args.pop("x0"), args.pop("t1")
+    with pytest.raises(ValueError, match=match):
+        jx.simulate(KEY, net, x0, t1, **args)
+
+
+def test_per_trajectory_initial_states():
+    net = jx.models.birth_death(birth=0.0, death=1.0)
+    x0 = jnp.array([[0.0], [5.0], [9.0]])
+    res = jx.simulate(KEY, net, x0, 1e-9, save_at="final", num_trajectories=3)
+    np.testing.assert_array_equal(res.x, x0)
+    with pytest.raises(ValueError, match="num_trajectories"):
+        jx.simulate(KEY, net, x0, 1.0)
+    with pytest.raises(ValueError, match="3 initial states for 2"):
+        jx.simulate(KEY, net, x0, 1.0, num_trajectories=2)
+
+
+def test_vmap_over_an_ensemble_of_results():
+    net = jx.models.birth_death()
+    res = jx.simulate(KEY, net, net.x0, 10.0, max_steps=300, num_trajectories=5)
+    finals = jax.vmap(lambda r: r.final_state)(res)
+    np.testing.assert_array_equal(finals, res.final_state)
+    log_liks = jax.vmap(lambda r: net.log_prob(r).sum())(res)
+    np.testing.assert_allclose(log_liks, net.log_prob(res).sum(-1), rtol=1e-6)
+
+
+def test_first_reaction_and_direct_sample_the_same_law():
+    """Two-sample check of the stationary mean at t=20 for a telegraph model (n=4000 each)."""
+    net = jx.models.telegraph()
+    n = 4000
+    kw = {"save_at": "final", "num_trajectories": n}
+    direct = np.asarray(jx.simulate(KEY, net, net.x0, 20.0, **kw).x[:, 2])
+    first = np.asarray(
+        jx.simulate(jax.random.key(1), net, net.x0, 20.0, solver=jx.FirstReaction(), **kw).x[:, 2]
+    )
+    se = np.sqrt(direct.var() / n + first.var() / n)
+    assert abs(direct.mean() - first.mean()) < 3 * se
+    expected = 20.0 * 1.0 / (1.0 * 3.0)  # k_tx k_on / (k_deg (k_on + k_off))
+    assert abs(direct.mean() - expected) < 3 * np.sqrt(direct.var() / n)
+
+
+def _count_compiles(fn):
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return len(compiles)
+
+
+@pytest.mark.parametrize("save_at", [None, jnp.linspace(0, 10, 5)])
+def test_rebuilding_or_changing_values_does_not_recompile(save_at):
+    def run(k=1.0, x0=3, t1=10.0, ts=save_at):
+        net = jx.ReactionNetwork([("0 -> X", k), ("X -> 0", 0.5)])
+        res = jx.simulate(KEY, net, {"X": x0}, t1, save_at=ts, max_steps=500)
+        jax.block_until_ready(res)
+
+    run()  # warm-up: compiles once
+    assert _count_compiles(run) == 0
+    assert _count_compiles(lambda: run(k=2.5)) == 0
+    assert _count_compiles(lambda: run(x0=7, t1=12.0)) == 0
+    if save_at is not None:
+        shifted = save_at * 0.9
+        assert _count_compiles(lambda: run(ts=shifted)) == 0
+    k_array = jnp.float32(0.7)
+    assert _count_compiles(lambda: run(k=k_array)) == 0
+
+
+def test_stochastic_model():
+    net = jx.models.birth_death()
+    model = jx.StochasticModel(net, t1=10.0, max_steps=2000)
+    res = model(KEY, net.x0)
+    direct = jx.simulate(KEY, net, net.x0, 10.0, max_steps=2000)
+    np.testing.assert_array_equal(res.x, direct.x)
+    assert model.network is net
+    res = model(KEY, net.x0, 5.0, save_at=jnp.array([1.0, 5.0]), num_trajectories=3)
+    assert res.x.shape == (3, 2, 1)
+    with pytest.raises(ValueError, match="no end time"):
+        jx.StochasticModel(net)(KEY, net.x0)
