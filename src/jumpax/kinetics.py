@@ -12,29 +12,17 @@ available (``x_i < s_i``) has propensity exactly 0, whatever its kinetics says.
 from __future__ import annotations
 
 import abc
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ._checks import check_finite_nonnegative, check_positive
 
 Reactants = tuple[tuple[int, int], ...]
 """A reaction's reactants as ``(species index, stoichiometric coefficient)`` pairs."""
-
-
-def falling_factorial_binomial(x: Array, s: int) -> Array:
-    """The binomial coefficient ``C(x, s) = x (x-1) ... (x-s+1) / s!`` for integer ``s >= 0``.
-
-    Computed as an exact product (no ``lgamma``), so it is exact in float32 for counts
-    below 2**24 and is exactly 0 whenever ``0 <= x < s``.
-    """
-    result = jnp.ones_like(x)
-    for m in range(s):
-        result = result * (x - m)
-    return result / math.factorial(s)
 
 
 def _safe_power(x: Array, n: Array) -> Array:
@@ -81,12 +69,47 @@ class AbstractKinetics(eqx.Module):
         return self.propensity(x, reactants, index, volume)
 
 
+def mass_action_rates(
+    ks: Array, reactants: Sequence[Reactants], x: Array, volume: Array, *, exact: bool = True
+) -> Array:
+    """Mass-action rates of several reactions at once (one gather, no per-reaction graph).
+
+    Args:
+        ks: ``(n,)`` rate constants.
+        reactants: per reaction, its ``(species index, coefficient)`` pairs.
+        x: counts, ``(n_species,)``.
+        volume: the system volume.
+        exact: ``True`` for the stochastic propensity ``k V^(1-m) prod_i C(x_i, s_i)``
+            (falling factorials), ``False`` for the ODE limit ``k V^(1-m) prod_i x_i^s_i / s_i!``.
+
+    Returns:
+        ``(n,)`` rates.
+    """
+    slots = max(1, max(len(r) for r in reactants))
+    index = np.zeros((len(reactants), slots), dtype=np.int32)
+    coefficient = np.zeros((len(reactants), slots), dtype=np.int64)
+    for j, pairs in enumerate(reactants):
+        for slot, (i, s) in enumerate(pairs):
+            index[j, slot], coefficient[j, slot] = i, s
+    order = coefficient.sum(axis=1)
+    scale = ks * volume ** jnp.asarray(1 - order, dtype=x.dtype)
+    counts = x[index]
+    terms = jnp.ones_like(counts)
+    for m in range(int(coefficient.max(initial=0))):
+        # factor m of the falling factorial (x - m) / (m + 1), only where the coefficient > m
+        active = coefficient > m
+        factor = (counts - m if exact else counts) / (m + 1)
+        terms = terms * jnp.where(active, factor, 1.0)
+    return scale * jnp.prod(terms, axis=1)
+
+
 class MassAction(AbstractKinetics):
     r"""Mass-action kinetics with stochastic rate constant ``k``.
 
     In counts: ``a(x) = k V^(1-m) prod_i C(x_i, s_i)`` where ``m = sum_i s_i`` is the order,
-    ``s_i`` the reactant coefficients and ``C`` the binomial coefficient computed as a falling
-    factorial. For ``2 A -> B`` this is ``k A (A-1) / 2 / V``.
+    ``s_i`` the reactant coefficients and ``C`` the binomial coefficient computed exactly as a
+    falling factorial (no ``lgamma``), so it is exactly 0 whenever ``x_i < s_i``.
+    For ``2 A -> B`` this is ``k A (A-1) / 2 / V``.
 
     In concentrations the deterministic rate is ``k prod_i c_i^{s_i} / s_i!``; the ODE limit
     used by :meth:`ode_rate` is ``k V^(1-m) prod_i x_i^{s_i} / s_i!``, the same rate written in
@@ -107,23 +130,13 @@ class MassAction(AbstractKinetics):
         """
         self.k = check_finite_nonnegative("MassAction rate constant k", k)
 
-    def _scale(self, reactants: Reactants, volume: Array) -> Array:
-        order = sum(s for _, s in reactants)
-        return self.k * volume ** (1 - order)
-
     def propensity(self, x, reactants, index, volume):
         """``k V^(1-m) prod_i C(x_i, s_i)``."""
-        result = self._scale(reactants, volume)
-        for i, s in reactants:
-            result = result * falling_factorial_binomial(x[i], s)
-        return result
+        return mass_action_rates(self.k[None], [reactants], x, volume)[0]
 
     def ode_rate(self, x, reactants, index, volume):
         """``k V^(1-m) prod_i x_i^{s_i} / s_i!``."""
-        result = self._scale(reactants, volume)
-        for i, s in reactants:
-            result = result * x[i] ** s / math.factorial(s)
-        return result
+        return mass_action_rates(self.k[None], [reactants], x, volume, exact=False)[0]
 
 
 class Constant(AbstractKinetics):

@@ -13,7 +13,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ._checks import check_positive, is_concrete
-from .kinetics import AbstractKinetics, MassAction
+from .kinetics import AbstractKinetics, MassAction, mass_action_rates
 
 if TYPE_CHECKING:
     from .results import SimulationResults
@@ -331,6 +331,39 @@ class ReactionNetwork(eqx.Module):
         return state
 
     # ----------------------------------------------------------------------------- rates
+    def _rates(self, x: Array, exact: bool) -> Array:
+        """Propensities (``exact``) or ODE rates of all reactions, in reaction order.
+
+        Mass-action reactions are evaluated together by one vectorised expression, the others
+        one by one; reactions with other kinetics are gated on reactant availability.
+        """
+        mass_action = [
+            j for j, r in enumerate(self.reactions) if isinstance(r.kinetics, MassAction)
+        ]
+        reactants = self.reactant_indices
+        rates = [None] * self.n_reactions
+        if mass_action:
+            ks = jnp.stack([self.reactions[j].kinetics.k for j in mass_action]).astype(x.dtype)
+            grouped = mass_action_rates(
+                ks, [reactants[j] for j in mass_action], x, self.volume, exact=exact
+            )
+            if len(mass_action) == self.n_reactions:
+                return grouped
+            for position, j in enumerate(mass_action):
+                rates[j] = grouped[position]
+        index = self.index
+        for j, reaction in enumerate(self.reactions):
+            if rates[j] is not None:
+                continue
+            kinetics = reaction.kinetics
+            law = kinetics.propensity if exact else kinetics.ode_rate
+            rate = jnp.asarray(law(x, reactants[j], index, self.volume), dtype=x.dtype)
+            if exact and reactants[j]:
+                available = jnp.all(jnp.stack([x[i] >= s for i, s in reactants[j]]))
+                rate = jnp.where(available, rate, 0.0)
+            rates[j] = rate
+        return jnp.stack(rates)
+
     def propensities(self, x: Array) -> Array:
         """Propensities of all reactions in state ``x``.
 
@@ -341,26 +374,11 @@ class ReactionNetwork(eqx.Module):
             ``(n_reactions,)`` propensities; exactly 0 for every reaction whose reactants are
             not all available, so no count can go negative.
         """
-        index = self.index
-        rates = []
-        for reaction, reactants in zip(self.reactions, self.reactant_indices, strict=True):
-            rate = reaction.kinetics.propensity(x, reactants, index, self.volume)
-            if reactants and not isinstance(reaction.kinetics, MassAction):
-                # Mass action is exactly 0 without reactants (falling factorial); others are gated.
-                available = jnp.all(jnp.stack([x[i] >= s for i, s in reactants]))
-                rate = jnp.where(available, rate, 0.0)
-            rates.append(jnp.asarray(rate, dtype=x.dtype))
-        return jnp.stack(rates)
+        return self._rates(x, exact=True)
 
     def ode_rates(self, x: Array) -> Array:
         """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""
-        index = self.index
-        return jnp.stack(
-            [
-                jnp.asarray(r.kinetics.ode_rate(x, reactants, index, self.volume), dtype=x.dtype)
-                for r, reactants in zip(self.reactions, self.reactant_indices, strict=True)
-            ]
-        )
+        return self._rates(x, exact=False)
 
     def ode_rhs(self, t: ArrayLike, x: Array) -> Array:
         """Right-hand side ``dx/dt`` of the reaction-rate equations in counts.

@@ -16,6 +16,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ._checks import as_float_array, is_concrete
@@ -197,13 +198,20 @@ def _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps) -> Sim
             f"x0 has {x0.shape[0]} initial states for {batch} trajectories"
         )
     x0 = jnp.broadcast_to(x0, (batch, network.n_species))
-    if isinstance(solver, AbstractApproximateSolver):
-        if mode == "events":
-            raise ValueError(
-                f"{type(solver).__name__} records no event list: pass save_at=ts or 'final'"
-            )
-        return _simulate_approximate(keys, network, x0, t0, t1, ts, solver, int(max_steps))
-    return _simulate_batch(keys, network, x0, t0, t1, ts, solver, mode, int(max_steps))
+    if isinstance(solver, AbstractApproximateSolver) and mode == "events":
+        raise ValueError(
+            f"{type(solver).__name__} records no event list: pass save_at=ts or 'final'"
+        )
+    devices = len(jax.devices())
+    if devices == 1 or batch < devices:
+        return _run(keys, x0, network, t0, t1, ts, solver, mode, int(max_steps), None)
+    # One shard of the ensemble per device: pad to a multiple of the device count.
+    pad = (-batch) % devices
+    keys = jnp.concatenate([keys, keys[:pad]])
+    x0 = jnp.concatenate([x0, x0[:pad]])
+    mesh = jax.make_mesh((devices,), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,))
+    results = _run(keys, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh)
+    return jax.tree.map(lambda leaf: leaf[:batch], results) if pad else results
 
 
 def _warn(overflow: np.ndarray) -> None:
@@ -225,12 +233,27 @@ def _warn_on_overflow(overflow: Array) -> None:
 
 
 @eqx.filter_jit
-def _simulate_approximate(keys, network, x0, t0, t1, ts, solver, max_steps):
-    return solver.simulate_batch(keys, network, x0, t0, t1, ts, max_steps)
+def _run(keys, x0, network, t0, t1, ts, solver, mode, max_steps, mesh):
+    """Compiled entry point: the whole batch on one device, or one shard per device."""
+
+    def local(keys, x0, network, t0, t1, ts):
+        if isinstance(solver, AbstractApproximateSolver):
+            return solver.simulate_batch(keys, network, x0, t0, t1, ts, max_steps)
+        return _exact_loop(keys, network, x0, t0, t1, ts, solver, mode, max_steps)
+
+    if mesh is None:
+        return local(keys, x0, network, t0, t1, ts)
+    sharded, replicated = P("trajectories"), P()
+    return jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(sharded, sharded, replicated, replicated, replicated, replicated),
+        out_specs=sharded,
+        check_vma=False,
+    )(keys, x0, network, t0, t1, ts)
 
 
-@eqx.filter_jit
-def _simulate_batch(
+def _exact_loop(
     keys: PRNGKeyArray,
     network: ReactionNetwork,
     x0: Array,
