@@ -17,6 +17,15 @@ import numpy as np
 DATA = pathlib.Path(__file__).parent / "data" / "dsmts"
 TIMES = np.arange(51.0)
 
+ALLOWED_Z_FAILURES = 2
+"""Per species time course. A correct simulator fails each of the 50 Z checks with probability
+0.0027 (0.13 expected failures), but neighbouring times share trajectories, so one fluctuation
+can fail two adjacent points; three or more point to a real error."""
+
+ALLOWED_Y_FAILURES = 3
+"""Per species time course. The Y statistic assumes normal counts, which small-count and
+skewed cases violate (the DSMTS guide expects 5-6 Y failures over the whole suite)."""
+
 
 def reference(case: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{species: (mean, sd)}`` at t = 0..50 from the case's results CSV."""
@@ -66,3 +75,14 @@ def check(case: str, samples: dict[str, np.ndarray]) -> list[Verdict]:
             )
         )
     return verdicts
+
+
+def assert_passes(case: str, verdicts: list[Verdict], check_y: bool = True) -> None:
+    """Asserts the allowed failure counts (see ``ALLOWED_*``) and exactness where sd is 0."""
+    for v in verdicts:
+        print(f"{case} {v.species}: Z fails {v.z_failures} (max |Z| {v.max_abs_z:.2f}), "
+              f"Y fails {v.y_failures} (max |Y| {v.max_abs_y:.2f})")
+        assert v.exact_failures == 0, f"{case} {v.species}: sd-0 points not exact"
+        assert v.z_failures <= ALLOWED_Z_FAILURES, f"{case} {v.species}: mean failures"
+        if check_y:
+            assert v.y_failures <= ALLOWED_Y_FAILURES, f"{case} {v.species}: sd failures"

@@ -1,6 +1,7 @@
 """jumpax: exact stochastic simulation, inference, learning and control of reaction networks."""
 
 from . import kinetics, models
+from .events import AssignmentRule, StateEvent, TimeEvent
 from .kinetics import (
     AbstractKinetics,
     Constant,
@@ -21,6 +22,7 @@ __all__ = [
     "AbstractKinetics",
     "AbstractApproximateSolver",
     "AbstractSolver",
+    "AssignmentRule",
     "Constant",
     "Direct",
     "FirstReaction",
@@ -32,7 +34,9 @@ __all__ = [
     "Reaction",
     "ReactionNetwork",
     "SimulationResults",
+    "StateEvent",
     "StochasticModel",
+    "TimeEvent",
     "kinetics",
     "models",
     "simulate",

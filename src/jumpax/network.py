@@ -13,6 +13,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ._checks import check_positive, is_concrete
+from .events import AssignmentRule, Assignments, StateEvent, TimeEvent
 from .kinetics import AbstractKinetics, MassAction, mass_action_rates
 
 if TYPE_CHECKING:
@@ -171,6 +172,8 @@ class ReactionNetwork(eqx.Module):
     species: tuple[str, ...] = eqx.field(static=True)
     volume: Array
     default_x0: tuple[float, ...] | None = eqx.field(static=True)
+    rules: tuple[AssignmentRule, ...]
+    events: tuple[TimeEvent | StateEvent, ...]
 
     def __init__(
         self,
@@ -178,6 +181,9 @@ class ReactionNetwork(eqx.Module):
         species: Sequence[str] | None = None,
         volume: ArrayLike = 1.0,
         x0: Mapping[str, int] | ArrayLike | None = None,
+        *,
+        rules: Sequence[AssignmentRule] = (),
+        events: Sequence[TimeEvent | StateEvent] = (),
     ):
         """Builds the network and checks its species.
 
@@ -188,6 +194,8 @@ class ReactionNetwork(eqx.Module):
             volume: the system volume, positive.
             x0: an optional default initial state (array or ``{species: count}`` dict),
                 available as :attr:`x0`.
+            rules: assignment rules, applied in order after every change of the state.
+            events: time and state events (see :mod:`jumpax.events`).
         """
         reactions = tuple(_as_reaction(r) for r in reactions)
         if not reactions:
@@ -215,9 +223,43 @@ class ReactionNetwork(eqx.Module):
         self.volume = check_positive("volume", volume)
         for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
             reaction.kinetics.check_reaction(reactants)
+        self.rules = tuple(rules)
+        self.events = tuple(events)
+        self._check_rules_and_events()
         self.default_x0 = None
         if x0 is not None:
             self.default_x0 = tuple(float(v) for v in np.asarray(self.as_state(x0)))
+
+    def _check_rules_and_events(self) -> None:
+        for rule in self.rules:
+            if not isinstance(rule, AssignmentRule):
+                raise ValueError(f"rules must be AssignmentRule objects, got {rule!r}")
+            if rule.species not in self.species:
+                raise ValueError(f"an assignment rule sets unknown species {rule.species!r}")
+            if np.any(self.stoichiometry[:, self.species.index(rule.species)]):
+                raise ValueError(
+                    f"species {rule.species!r} is set by an assignment rule and also changed "
+                    "by reactions"
+                )
+        for event in self.events:
+            if not isinstance(event, TimeEvent | StateEvent):
+                raise ValueError(f"events must be TimeEvent or StateEvent objects, got {event!r}")
+            unknown = [s for s in event.assignments.species if s not in self.species]
+            if unknown:
+                raise ValueError(f"an event assigns unknown species {unknown}")
+
+    def apply_rules(self, x: Array) -> Array:
+        """The state with every assignment rule applied (in order)."""
+        for rule in self.rules:
+            x = x.at[self.species.index(rule.species)].set(rule.expression(x))
+        return x
+
+    def apply_assignments(self, assignments: Assignments, x: Array) -> Array:
+        """The state after simultaneous assignments, then the assignment rules."""
+        values = [value(x) for value in assignments.values]
+        for name, value in zip(assignments.species, values, strict=True):
+            x = x.at[self.species.index(name)].set(value)
+        return self.apply_rules(x)
 
     # ----------------------------------------------------------------------------- structure
     @property

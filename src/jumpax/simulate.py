@@ -20,6 +20,7 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ._checks import as_float_array, is_concrete
+from .events import StateEvent, TimeEvent
 from .network import ReactionNetwork
 from .results import SimulationResults
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct
@@ -264,35 +265,69 @@ def _exact_loop(
     mode: Mode,
     max_steps: int,
 ) -> SimulationResults:
+    """The batched event loop: one iteration advances every unfinished trajectory by one step.
+
+    A step is one of: save the current state at the next grid time (grid mode), apply the next
+    time event, or fire the pending reaction. After a reaction or an event, state events whose
+    trigger became true fire at once and assignment rules are re-applied; then the next
+    reaction is drawn from the new state.
+    """
     batch, n_species = x0.shape
     dtype = x0.dtype
     stoichiometry = jnp.asarray(network.stoichiometry, dtype=dtype)
     rows = jnp.arange(batch)
+    time_events = [e for e in network.events if isinstance(e, TimeEvent)]
+    state_events = [e for e in network.events if isinstance(e, StateEvent)]
 
     def event_keys(steps: Array) -> Array:
-        """Per-trajectory key of the event drawn after ``steps`` events."""
+        """Per-trajectory key of the event drawn after ``steps`` steps."""
         return jax.vmap(jax.random.fold_in)(keys, steps)
 
     def draw(x: Array, steps: Array) -> tuple[Array, Array]:
-        """Next event of every trajectory; the random stream is indexed by the event count."""
+        """Next reaction of every trajectory; the random stream is indexed by the step count."""
         propensities = jax.vmap(network.propensities)(x)
         return jax.vmap(solver.sample)(event_keys(steps), propensities)
 
-    def apply(key: Array, x: Array, r: Array) -> Array:
-        # Exact solvers ignore key and propensities, and XLA drops their computation.
-        return solver.update(key, x, network.propensities(x), r, stoichiometry)
+    def settle(x: Array, armed: Array) -> tuple[Array, Array]:
+        """Fires the state events whose trigger went from false to true, in order."""
+        flags = []
+        for k, event in enumerate(state_events):
+            triggered = event.trigger(x)
+            x = jnp.where(
+                triggered & armed[k], network.apply_assignments(event.assignments, x), x
+            )
+            flags.append(~event.trigger(x))
+        return x, jnp.stack(flags) if flags else armed
 
+    def react(key: Array, x: Array, r: Array, armed: Array) -> tuple[Array, Array]:
+        # Exact solvers ignore key and propensities, and XLA drops their computation.
+        x = solver.update(key, x, network.propensities(x), r, stoichiometry)
+        return settle(network.apply_rules(x), armed)
+
+    def apply_time_event(x: Array, k: Array, armed: Array) -> tuple[Array, Array]:
+        candidates = jnp.stack([network.apply_assignments(e.assignments, x) for e in time_events])
+        return settle(candidates[k], armed)
+
+    x0 = jax.vmap(network.apply_rules)(x0)
+    armed = jnp.array([not e.initial_value for e in state_events], dtype=bool)
+    x0, armed = jax.vmap(settle, in_axes=(0, None))(x0, armed)
     steps = jnp.zeros(batch, dtype=jnp.int32)
     tau, r_next = draw(x0, steps)
     t_start = jnp.broadcast_to(t0, (batch,))
     state = {
         "x": x0,
+        "armed": armed,
         "t_next": t_start + tau,
         "r_next": r_next,
         "steps": steps,
         "done": jnp.zeros(batch, dtype=bool),
         "overflow": jnp.zeros(batch, dtype=bool),
     }
+    if time_events:
+        event_times = jnp.stack([e.time for e in time_events]).astype(dtype)
+        state["time_events_done"] = jnp.broadcast_to(
+            event_times <= t0, (batch, len(time_events))
+        )
     if mode == "events":
         state["xs"] = jnp.zeros((batch, max_steps + 1, n_species), dtype).at[:, 0].set(x0)
         state["ts"] = jnp.zeros((batch, max_steps + 1), dtype).at[:, 0].set(t_start)
@@ -305,37 +340,55 @@ def _exact_loop(
     def body(state: dict) -> dict:
         state = dict(state)
         x, t_next, steps, done = state["x"], state["t_next"], state["steps"], state["done"]
+        if time_events:
+            pending_times = jnp.where(state["time_events_done"], jnp.inf, event_times)
+            k_event = jnp.argmin(pending_times, axis=1)
+            t_event = jnp.min(pending_times, axis=1)
+        else:
+            t_event = jnp.full_like(t_next, jnp.inf)
+        t_step = jnp.minimum(t_next, t_event)
         if mode == "grid":
             j = state["j"]
             pending = j < ts.shape[0]
-            record = ~done & pending & (ts[jnp.minimum(j, ts.shape[0] - 1)] < t_next)
+            record = ~done & pending & (ts[jnp.minimum(j, ts.shape[0] - 1)] < t_step)
             write_at = jnp.where(record, j, ts.shape[0])
             state["grid"] = state["grid"].at[rows, write_at].set(x, mode="drop")
             state["j"] = j + record
             active = ~done & pending & ~record
         else:
             record = jnp.zeros_like(done)
-            active = ~done & (t_next <= t1)
+            active = ~done & (t_step <= t1)
         budget_left = steps < max_steps
         fire = active & budget_left
         state["overflow"] = state["overflow"] | (active & ~budget_left)
-        # Event-list paths need a row after the last event for t1: a full buffer is truncated.
+        # Event-list paths need a row after the last step for t1: a full buffer is truncated.
         if mode == "events":
             state["overflow"] = state["overflow"] | (~done & ~active & ~budget_left)
         state["done"] = done | (~record & ~fire)
 
-        x_fired = jax.vmap(apply)(event_keys(steps), x, state["r_next"])
-        x_new = jnp.where(fire[:, None], x_fired, x)
+        x_new, armed_new = jax.vmap(react)(event_keys(steps), x, state["r_next"], state["armed"])
+        code = state["r_next"]
+        if time_events:
+            timed = t_event <= t_next
+            x_timed, armed_timed = jax.vmap(apply_time_event)(x, k_event, state["armed"])
+            x_new = jnp.where(timed[:, None], x_timed, x_new)
+            armed_new = jnp.where(timed[:, None], armed_timed, armed_new)
+            code = jnp.where(timed, -2 - k_event.astype(jnp.int32), code)
+            applied = jax.nn.one_hot(k_event, len(time_events), dtype=bool)
+            state["time_events_done"] |= applied & (fire & timed)[:, None]
+        x_new = jnp.where(fire[:, None], x_new, x)
         steps_new = steps + fire
         if mode == "events":
             row = jnp.where(fire, steps_new, max_steps + 1)
             state["xs"] = state["xs"].at[rows, row].set(x_new, mode="drop")
-            state["ts"] = state["ts"].at[rows, row].set(t_next, mode="drop")
-            state["rs"] = state["rs"].at[rows, row - 1].set(state["r_next"], mode="drop")
+            state["ts"] = state["ts"].at[rows, row].set(t_step, mode="drop")
+            state["rs"] = state["rs"].at[rows, row - 1].set(code, mode="drop")
         tau, r_next = draw(x_new, steps_new)
         state["x"] = x_new
+        if state_events:
+            state["armed"] = jnp.where(fire[:, None], armed_new, state["armed"])
         state["steps"] = steps_new
-        state["t_next"] = jnp.where(fire, t_next + tau, t_next)
+        state["t_next"] = jnp.where(fire, t_step + tau, t_next)
         state["r_next"] = jnp.where(fire, r_next, state["r_next"])
         return state
 
