@@ -72,6 +72,11 @@ def _resolve_model(name: str):
         entry = models.CATALOGUE[name]
         network = entry.build()
         return network, network.x0, entry.t1
+    if pathlib.Path(name).suffix.lower() in (".xml", ".sbml"):
+        from .sbml import load_sbml
+
+        network = load_sbml(pathlib.Path(name))
+        return network, network.x0, None
     known = ", ".join(sorted(models.CATALOGUE))
     raise SystemExit(f"jumpax: unknown model {name!r}; built-in models: {known}")
 
@@ -134,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sim = commands.add_parser("simulate", help="simulate a built-in model")
-    sim.add_argument("model", help="a built-in model name (see `jumpax models`)")
+    sim = commands.add_parser("simulate", help="simulate a built-in model or an SBML file")
+    sim.add_argument("model", help="a built-in model name (see `jumpax models`) or an SBML file FILE.xml")
     sim.add_argument("--t1", type=float, default=None, help="end time (default: the model's)")
     sim.add_argument("--n", type=_positive_int, default=1, help="number of trajectories")
     sim.add_argument(

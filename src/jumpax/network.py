@@ -431,6 +431,12 @@ class ReactionNetwork(eqx.Module):
         del t
         return self.ode_rates(x) @ jnp.asarray(self.stoichiometry, dtype=x.dtype)
 
+    def to_sbml(self) -> str:
+        """This network as an SBML Level 3 document (see :func:`jumpax.sbml.to_sbml`)."""
+        from .sbml import to_sbml
+
+        return to_sbml(self)
+
     # ----------------------------------------------------------------------------- likelihood
     def log_prob(self, results: SimulationResults) -> Array:
         """Per-step log-likelihood of simulated event-list paths under this network.
