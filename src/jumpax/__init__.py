@@ -1,6 +1,22 @@
 """jumpax: exact stochastic simulation, inference, learning and control of reaction networks."""
 
-from . import kinetics, models
+from . import (
+    dynamics,
+    kinetics,
+    learn,
+    model_updaters,
+    models,
+    regularizers,
+    transitions,
+    value_losses,
+)
+from .dynamics import (
+    ConcatInputs,
+    RewardFunction,
+    StochasticRewardFunction,
+    StochasticTransitionModel,
+    TransitionModel,
+)
 from .events import AssignmentRule, StateEvent, TimeEvent
 from .kinetics import (
     AbstractKinetics,
@@ -10,35 +26,53 @@ from .kinetics import (
     MassAction,
     MichaelisMenten,
 )
+from .model_updaters import ModelUpdater
 from .network import Reaction, ReactionNetwork
+from .regularizers import EntropyRegularizer, KLDivRegularizer
 from .results import SimulationResults
 from .simulate import OverflowWarning, simulate, simulate_keys
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
 from .systems import StochasticModel
+from .transitions import TransitionBatch
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AbstractKinetics",
     "AbstractApproximateSolver",
+    "AbstractKinetics",
     "AbstractSolver",
     "AssignmentRule",
+    "ConcatInputs",
     "Constant",
     "Direct",
+    "EntropyRegularizer",
     "FirstReaction",
     "HillActivation",
     "HillRepression",
+    "KLDivRegularizer",
     "MassAction",
     "MichaelisMenten",
+    "ModelUpdater",
     "OverflowWarning",
     "Reaction",
     "ReactionNetwork",
+    "RewardFunction",
     "SimulationResults",
     "StateEvent",
     "StochasticModel",
+    "StochasticRewardFunction",
+    "StochasticTransitionModel",
     "TimeEvent",
+    "TransitionBatch",
+    "TransitionModel",
+    "dynamics",
     "kinetics",
+    "learn",
+    "model_updaters",
     "models",
+    "regularizers",
     "simulate",
     "simulate_keys",
+    "transitions",
+    "value_losses",
 ]

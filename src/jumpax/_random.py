@@ -42,7 +42,9 @@ def _next(state: Array) -> tuple[Array, Array]:
 
 
 def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
-    """``count`` independent uniforms in [0, 1) (24-bit resolution) per stream.
+    """``count`` independent uniforms per stream, on the grid ``(k + 1/2) / 2**24``.
+
+    The values lie strictly inside (0, 1), so ``-log(u)`` and ``-log(1 - u)`` are finite.
 
     Args:
         state: ``(..., 4)`` stream states.
@@ -55,5 +57,5 @@ def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
     draws = []
     for _ in range(count):
         state, bits = _next(state)
-        draws.append((bits >> jnp.uint32(8)).astype(dtype) * _TWO_POW_MINUS_24)
+        draws.append(((bits >> jnp.uint32(8)).astype(dtype) + 0.5) * _TWO_POW_MINUS_24)
     return state, jnp.stack(draws, axis=-1)

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     sim = commands.add_parser("simulate", help="simulate a built-in model or an SBML file")
-    sim.add_argument("model", help="a built-in model name (see `jumpax models`) or an SBML file FILE.xml")
+    sim.add_argument("model", help="a built-in model name (see `jumpax models`) or FILE.xml")
     sim.add_argument("--t1", type=float, default=None, help="end time (default: the model's)")
     sim.add_argument("--n", type=_positive_int, default=1, help="number of trajectories")
     sim.add_argument(
@@ -159,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("models", help="list the built-in models")
     listing.set_defaults(handler=_cmd_models)
+
+    from . import learn
+
+    learning = commands.add_parser(
+        "learn", help="learn a stochastic surrogate of a network (deep abstraction)"
+    )
+    learn.add_arguments(learning)
+    learning.set_defaults(handler=learn.main)
 
     demo = commands.add_parser("demo", help="a short tour of what jumpax does")
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jumpax-demo"))

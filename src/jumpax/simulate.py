@@ -19,6 +19,7 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
+from . import _random
 from ._checks import as_float_array, is_concrete
 from .events import StateEvent, TimeEvent
 from .network import ReactionNetwork
@@ -279,14 +280,13 @@ def _exact_loop(
     time_events = [e for e in network.events if isinstance(e, TimeEvent)]
     state_events = [e for e in network.events if isinstance(e, StateEvent)]
 
-    def event_keys(steps: Array) -> Array:
-        """Per-trajectory key of the event drawn after ``steps`` steps."""
-        return jax.vmap(jax.random.fold_in)(keys, steps)
+    n_uniforms = solver.num_uniforms(network.n_reactions)
 
-    def draw(x: Array, steps: Array) -> tuple[Array, Array]:
-        """Next reaction of every trajectory; the random stream is indexed by the step count."""
-        propensities = jax.vmap(network.propensities)(x)
-        return jax.vmap(solver.sample)(event_keys(steps), propensities)
+    def draw(x: Array, rng: Array) -> tuple[Array, Array, Array, Array]:
+        """Next reaction of every trajectory from its own stream: ``(tau, r, u, new rng)``."""
+        rng, u = _random.uniforms(rng, n_uniforms, dtype)
+        tau, r = jax.vmap(solver.sample)(u, jax.vmap(network.propensities)(x))
+        return tau, r, u, rng
 
     def settle(x: Array, armed: Array) -> tuple[Array, Array]:
         """Fires the state events whose trigger went from false to true, in order."""
@@ -299,9 +299,9 @@ def _exact_loop(
             flags.append(~event.trigger(x))
         return x, jnp.stack(flags) if flags else armed
 
-    def react(key: Array, x: Array, r: Array, armed: Array) -> tuple[Array, Array]:
-        # Exact solvers ignore key and propensities, and XLA drops their computation.
-        x = solver.update(key, x, network.propensities(x), r, stoichiometry)
+    def react(u: Array, x: Array, r: Array, armed: Array) -> tuple[Array, Array]:
+        # Exact solvers ignore u and the propensities, and XLA drops their computation.
+        x = solver.update(u, x, network.propensities(x), r, stoichiometry)
         return settle(network.apply_rules(x), armed)
 
     def apply_time_event(x: Array, k: Array, armed: Array) -> tuple[Array, Array]:
@@ -311,15 +311,16 @@ def _exact_loop(
     x0 = jax.vmap(network.apply_rules)(x0)
     armed = jnp.array([not e.initial_value for e in state_events], dtype=bool)
     x0, armed = jax.vmap(settle, in_axes=(0, None))(x0, armed)
-    steps = jnp.zeros(batch, dtype=jnp.int32)
-    tau, r_next = draw(x0, steps)
+    tau, r_next, u_next, rng = draw(x0, jax.vmap(_random.seed)(keys))
     t_start = jnp.broadcast_to(t0, (batch,))
     state = {
         "x": x0,
         "armed": armed,
         "t_next": t_start + tau,
         "r_next": r_next,
-        "steps": steps,
+        "u_next": u_next,
+        "rng": rng,
+        "steps": jnp.zeros(batch, dtype=jnp.int32),
         "done": jnp.zeros(batch, dtype=bool),
         "overflow": jnp.zeros(batch, dtype=bool),
     }
@@ -329,9 +330,11 @@ def _exact_loop(
             event_times <= t0, (batch, len(time_events))
         )
     if mode == "events":
-        state["xs"] = jnp.zeros((batch, max_steps + 1, n_species), dtype).at[:, 0].set(x0)
-        state["ts"] = jnp.zeros((batch, max_steps + 1), dtype).at[:, 0].set(t_start)
-        state["rs"] = jnp.full((batch, max_steps), -1, dtype=jnp.int32)
+        # A spare last row takes the writes of trajectories that do not fire, so every write
+        # is in bounds (a cheaper scatter than dropping out-of-bounds writes).
+        state["xs"] = jnp.zeros((batch, max_steps + 2, n_species), dtype).at[:, 0].set(x0)
+        state["ts"] = jnp.zeros((batch, max_steps + 2), dtype).at[:, 0].set(t_start)
+        state["rs"] = jnp.full((batch, max_steps + 1), -1, dtype=jnp.int32)
     elif mode == "grid":
         n_times = ts.shape[0]
         state["grid"] = jnp.full((batch, n_times, n_species), jnp.nan, dtype)
@@ -366,7 +369,7 @@ def _exact_loop(
             state["overflow"] = state["overflow"] | (~done & ~active & ~budget_left)
         state["done"] = done | (~record & ~fire)
 
-        x_new, armed_new = jax.vmap(react)(event_keys(steps), x, state["r_next"], state["armed"])
+        x_new, armed_new = jax.vmap(react)(state["u_next"], x, state["r_next"], state["armed"])
         code = state["r_next"]
         if time_events:
             timed = t_event <= t_next
@@ -380,16 +383,19 @@ def _exact_loop(
         steps_new = steps + fire
         if mode == "events":
             row = jnp.where(fire, steps_new, max_steps + 1)
-            state["xs"] = state["xs"].at[rows, row].set(x_new, mode="drop")
-            state["ts"] = state["ts"].at[rows, row].set(t_step, mode="drop")
-            state["rs"] = state["rs"].at[rows, row - 1].set(code, mode="drop")
-        tau, r_next = draw(x_new, steps_new)
+            fast = "promise_in_bounds"
+            state["xs"] = state["xs"].at[rows, row].set(x_new, mode=fast)
+            state["ts"] = state["ts"].at[rows, row].set(t_step, mode=fast)
+            state["rs"] = state["rs"].at[rows, row - 1].set(code, mode=fast)
+        tau, r_next, u_next, rng = draw(x_new, state["rng"])
         state["x"] = x_new
         if state_events:
             state["armed"] = jnp.where(fire[:, None], armed_new, state["armed"])
         state["steps"] = steps_new
         state["t_next"] = jnp.where(fire, t_step + tau, t_next)
         state["r_next"] = jnp.where(fire, r_next, state["r_next"])
+        state["u_next"] = jnp.where(fire[:, None], u_next, state["u_next"])
+        state["rng"] = jnp.where(fire[:, None], rng, state["rng"])
         return state
 
     if solver.reverse_differentiable:
@@ -405,10 +411,10 @@ def _exact_loop(
     t1_batch = jnp.broadcast_to(t1, (batch,))
     if mode == "events":
         after_last = jnp.arange(max_steps + 1)[None, :] > steps[:, None]
-        xs = jnp.where(after_last[..., None], x[:, None, :], state["xs"])
-        times = jnp.where(after_last, t1, state["ts"])
+        xs = jnp.where(after_last[..., None], x[:, None, :], state["xs"][:, :-1])
+        times = jnp.where(after_last, t1, state["ts"][:, :-1])
         return SimulationResults(
-            x=xs, t=times, reactions=state["rs"], overflow=overflow, n_steps=steps,
+            x=xs, t=times, reactions=state["rs"][:, :-1], overflow=overflow, n_steps=steps,
             t1=t1_batch, species=network.species,
         )
     if mode == "grid":
