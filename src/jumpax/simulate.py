@@ -204,14 +204,17 @@ def _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps) -> Sim
         raise ValueError(
             f"{type(solver).__name__} records no event list: pass save_at=ts or 'final'"
         )
-    devices = len(jax.devices())
+    local_devices = jax.local_devices()
+    devices = len(local_devices)
     if devices == 1 or batch < devices:
         return _run(keys, x0, network, t0, t1, ts, solver, mode, int(max_steps), None)
     # One shard of the ensemble per device: pad to a multiple of the device count.
     pad = (-batch) % devices
     keys = jnp.concatenate([keys, keys[:pad]])
     x0 = jnp.concatenate([x0, x0[:pad]])
-    mesh = jax.make_mesh((devices,), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,))
+    mesh = jax.sharding.Mesh(
+        np.asarray(local_devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
+    )
     results = _run(keys, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh)
     return jax.tree.map(lambda leaf: leaf[:batch], results) if pad else results
 
