@@ -1,9 +1,9 @@
 """An ensemble spread over several processes (hosts) with ``jax.distributed``.
 
-Each process simulates its share of the trajectory keys on its own devices (``simulate_keys``
-shards them over the local devices), then ``process_allgather`` gives every process the whole
-ensemble. The keys are ``jax.random.split(key, n)`` as in ``jx.simulate(key, ...,
-num_trajectories=n)``, so the result is the same as one big run on one machine.
+Each process simulates its share of the ensemble on its own devices (``simulate`` with
+``first_trajectory`` picks the share and shards it over the local devices), then
+``process_allgather`` gives every process the whole ensemble. Trajectory ``i`` depends only on
+the key and ``i``, so the result is the same as one big run on one machine.
 
 Run on one machine, it starts two local processes itself::
 
@@ -31,11 +31,10 @@ def run(coordinator: str, num_processes: int, process_id: int, n: int) -> None:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator, num_processes, process_id)
     network = jx.models.dimerisation()
-    keys = jax.random.split(jax.random.key(0), n)
     share = n // jax.process_count()  # n is a multiple of the process count here
-    mine = keys[jax.process_index() * share : (jax.process_index() + 1) * share]
     ts = jnp.linspace(0.0, 50.0, 6)
-    local = jx.simulate_keys(mine, network, network.x0, 50.0, save_at=ts)
+    local = jx.simulate(jax.random.key(0), network, network.x0, 50.0, save_at=ts,
+                        num_trajectories=share, first_trajectory=jax.process_index() * share)
     everything = multihost_utils.process_allgather(local.x, tiled=True)
     if jax.process_index() == 0:
         single = jx.simulate(jax.random.key(0), network, network.x0, 50.0, save_at=ts,

@@ -1,4 +1,4 @@
-"""The loop's xoshiro128** stream: reference values and basic uniformity."""
+"""The loop's xoshiro128** stream: reference values, uniformity, seeding by key and index."""
 
 import jax
 import jax.numpy as jnp
@@ -38,8 +38,8 @@ def test_matches_reference_bits():
 
 
 def test_uniforms_are_uniform_and_keyed():
-    keys = jax.random.split(jax.random.key(0), 64)
-    state = jax.vmap(_random.seed)(keys)
+    words = _random.key_words(jax.random.key(0))
+    state = jax.vmap(_random.seed, in_axes=(None, 0))(words, jnp.arange(64))
 
     def step(s, _):
         return _random.uniforms(s, 2, jnp.float32)
@@ -52,5 +52,7 @@ def test_uniforms_are_uniform_and_keyed():
     counts, _ = np.histogram(u, bins=32, range=(0, 1))
     chi2 = np.sum((counts - n / 32) ** 2 / (n / 32))
     assert chi2 < 70  # 31 degrees of freedom: P(chi2 > 70) < 1e-4
-    np.testing.assert_array_equal(_random.seed(keys[3]), state[3])
+    np.testing.assert_array_equal(_random.seed(words, 3), state[3])
     assert len({tuple(np.asarray(s)) for s in state}) == 64
+    other = _random.seed(_random.key_words(jax.random.key(1)), 3)
+    assert not np.array_equal(other, state[3])

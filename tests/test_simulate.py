@@ -48,19 +48,26 @@ def test_grid_point_at_an_event_time_shows_the_post_event_state():
     assert float(grid.x[0, 0]) == float(res.x[3, 0])
 
 
-def test_same_key_same_result_and_ensemble_keys_split():
+def test_same_key_same_result_and_trajectories_independent_of_batching():
     net = jx.models.dimerisation()
     ts = jnp.linspace(0, 50, 11)
     a = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, num_trajectories=8)
     b = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, num_trajectories=8)
     np.testing.assert_array_equal(a.x, b.x)
-    keys = jax.random.split(KEY, 8)
-    single = jx.simulate(keys[3], net, net.x0, 50.0, save_at=ts)
-    np.testing.assert_array_equal(a.x[3], single.x)
-    chunked = jx.simulate_keys(keys[:3], net, net.x0, 50.0, save_at=ts)
-    np.testing.assert_array_equal(a.x[:3], chunked.x)
+    single = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts)
+    np.testing.assert_array_equal(a.x[0], single.x)
+    third = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, first_trajectory=3)
+    np.testing.assert_array_equal(a.x[3], third.x)
+    chunk = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, num_trajectories=3,
+                        first_trajectory=5)
+    np.testing.assert_array_equal(a.x[5:], chunk.x)
+    larger = jx.simulate(KEY, net, net.x0, 50.0, save_at=ts, num_trajectories=20)
+    np.testing.assert_array_equal(a.x, larger.x[:8])
+    assert len({tuple(np.asarray(p).ravel()) for p in a.x}) == 8  # all different paths
     other = jx.simulate(jax.random.key(7), net, net.x0, 50.0, save_at=ts, num_trajectories=8)
     assert not np.array_equal(a.x, other.x)
+    legacy = jx.simulate(jax.random.PRNGKey(42), net, net.x0, 50.0, save_at=ts)
+    np.testing.assert_array_equal(legacy.x, single.x)
 
 
 def test_counts_never_negative_and_dimer_at_one_never_fires():
@@ -119,6 +126,7 @@ def test_overflow_warning_under_jit():
         ({"save_at": "last"}, "'final'"),
         ({"max_steps": 0}, "max_steps"),
         ({"num_trajectories": 0}, "num_trajectories"),
+        ({"first_trajectory": -1}, "first_trajectory"),
         ({"solver": "direct"}, "solver"),
     ],
 )

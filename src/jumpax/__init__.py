@@ -30,7 +30,7 @@ from .model_updaters import ModelUpdater
 from .network import Reaction, ReactionNetwork
 from .regularizers import EntropyRegularizer, KLDivRegularizer
 from .results import SimulationResults
-from .simulate import OverflowWarning, simulate, simulate_keys
+from .simulate import OverflowWarning, simulate
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
 from .systems import StochasticModel
 from .transitions import TransitionBatch
@@ -72,7 +72,6 @@ __all__ = [
     "models",
     "regularizers",
     "simulate",
-    "simulate_keys",
     "transitions",
     "value_losses",
 ]

@@ -3,8 +3,9 @@
 Drawing from ``jax.random`` (Threefry, 20 rounds per 64 bits) inside the event loop costs more
 than the rest of an event. Instead each trajectory carries four ``uint32`` words of
 xoshiro128** state (Blackman and Vigna 2018; passes BigCrush, period 2**128 - 1), seeded once
-from its own JAX key, so a trajectory's stream depends only on its key: the same key gives the
-same path whatever the batch size or sharding.
+by hashing the ensemble's key with the trajectory's index, so a trajectory's stream depends
+only on the key and its index: the same key gives the same path whatever the batch size,
+chunking or sharding.
 """
 
 from __future__ import annotations
@@ -16,9 +17,42 @@ from jaxtyping import Array, PRNGKeyArray
 _TWO_POW_MINUS_24 = 1.0 / 16_777_216.0
 
 
-def seed(key: PRNGKeyArray) -> Array:
-    """The initial ``(4,)`` uint32 state of one trajectory's stream, derived from its key."""
-    state = jax.random.bits(key, (4,), dtype=jnp.uint32)
+_GOLDEN = 0x9E3779B9
+
+
+def _fmix32(h: Array) -> Array:
+    """MurmurHash3's 32-bit finaliser: a bijective mixer with full avalanche."""
+    h = h ^ (h >> jnp.uint32(16))
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> jnp.uint32(13))
+    h = h * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> jnp.uint32(16))
+
+
+def key_words(key: PRNGKeyArray) -> Array:
+    """The raw uint32 words of a JAX key (typed or legacy), flattened."""
+    return jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
+
+
+def seed(words: Array, index: Array) -> Array:
+    """The ``(4,)`` uint32 stream state of trajectory ``index`` of the ensemble of a key.
+
+    Hashes the key's words with the trajectory index (no Threefry: cheap to compile and run),
+    so trajectory ``i`` of an ensemble is the same whatever the batch size, chunking or sharding.
+
+    Args:
+        words: the key's raw words, from :func:`key_words`.
+        index: the trajectory index (scalar integer).
+    """
+    index = jnp.asarray(index).astype(jnp.uint32)
+    state = jnp.stack(
+        [
+            _fmix32(
+                words[j % words.shape[0]] ^ _fmix32(index ^ jnp.uint32(_GOLDEN * (j + 1) % 2**32))
+            )
+            for j in range(4)
+        ]
+    )
     # The all-zero state is the generator's only fixed point; rule it out.
     return state.at[0].set(state[0] | jnp.uint32(1))
 

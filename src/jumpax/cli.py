@@ -34,8 +34,8 @@ def _save_at(text: str) -> int | list[float]:
 def simulate_ensemble(key, network, x0, t1, *, num_trajectories, progress=True, **kwargs):
     """Simulates an ensemble in chunks with a progress bar; identical to one ``simulate`` call.
 
-    The trajectory keys are ``jax.random.split(key, num_trajectories)`` exactly as in
-    :func:`jumpax.simulate`, so the result does not depend on the chunking.
+    Each chunk is simulated with ``first_trajectory`` set to its start, so the result equals
+    ``jumpax.simulate(key, ..., num_trajectories=num_trajectories)`` exactly.
 
     Args:
         key: the PRNG key.
@@ -44,7 +44,7 @@ def simulate_ensemble(key, network, x0, t1, *, num_trajectories, progress=True, 
         t1: the end time.
         num_trajectories: the ensemble size.
         progress: whether to show a progress bar.
-        **kwargs: passed on to the simulator (``save_at``, ``max_steps``, ``solver``, ``t0``).
+        **kwargs: passed on to :func:`jumpax.simulate` (``save_at``, ``max_steps``, ...).
 
     Returns:
         The ensemble's :class:`~jumpax.SimulationResults`.
@@ -52,17 +52,18 @@ def simulate_ensemble(key, network, x0, t1, *, num_trajectories, progress=True, 
     import jax
     from tqdm.auto import tqdm
 
-    from .simulate import simulate_keys
+    from .simulate import simulate
 
-    keys = jax.random.split(key, num_trajectories)
     chunk = max(1, -(-num_trajectories // 20))
     parts = []
     with tqdm(total=num_trajectories, unit="traj", disable=not progress, file=sys.stderr) as bar:
         for start in range(0, num_trajectories, chunk):
-            part = simulate_keys(keys[start : start + chunk], network, x0, t1, **kwargs)
+            size = min(chunk, num_trajectories - start)
+            part = simulate(key, network, x0, t1, num_trajectories=size, first_trajectory=start,
+                            **kwargs)
             jax.block_until_ready(part)
             parts.append(part)
-            bar.update(part.overflow.shape[0])
+            bar.update(size)
     return jax.tree.map(lambda *leaves: jax.numpy.concatenate(leaves), *parts)
 
 

@@ -83,12 +83,18 @@ def simulate(
     save_at: ArrayLike | Literal["final"] | None = None,
     max_steps: int | None = None,
     num_trajectories: int | None = None,
+    first_trajectory: int = 0,
 ) -> SimulationResults:
     """Simulates a reaction network exactly (Gillespie) from ``t0`` to ``t1``.
 
+    A key defines an endless ensemble: trajectory ``i`` draws from its own random stream,
+    seeded from the key and ``i``. ``num_trajectories=n`` simulates trajectories ``0..n-1``
+    (one trajectory: trajectory 0), so any chunk of an ensemble can be recomputed alone with
+    ``first_trajectory`` (for progress bars, memory limits or several hosts), and the result
+    never depends on batch size or the number of devices.
+
     Args:
-        key: a JAX PRNG key. The same key gives the same result; an ensemble uses
-            ``jax.random.split(key, num_trajectories)``, one key per trajectory.
+        key: a JAX PRNG key. The same key gives the same result.
         network: the reaction network.
         x0: initial counts, an array ``(n_species,)`` or a ``{species: count}`` dict; with
             ``num_trajectories`` also ``(num_trajectories, n_species)``.
@@ -107,70 +113,41 @@ def simulate(
             :class:`OverflowWarning` is issued.
         num_trajectories: ``None`` for one trajectory, else the ensemble size (every result
             array gets a leading trajectory axis).
+        first_trajectory: the index of the first trajectory simulated.
 
     Returns:
         :class:`~jumpax.SimulationResults`. In grid mode, times a truncated trajectory never
         reached hold NaN; in final mode a truncated trajectory's state is NaN.
 
     Raises:
-        ValueError: for a bad initial state, times, ``save_at``, ``max_steps`` or
-            ``num_trajectories``.
+        ValueError: for a bad initial state, times, ``save_at``, ``max_steps``,
+            ``num_trajectories`` or ``first_trajectory``.
     """
     _check_positive_int("num_trajectories", num_trajectories)
+    if isinstance(first_trajectory, bool) or not isinstance(first_trajectory, int | np.integer) \
+            or first_trajectory < 0:
+        raise ValueError(f"first_trajectory must be an integer >= 0, got {first_trajectory!r}")
     if num_trajectories is None:
-        keys = key[None]
         x0 = network.as_state(x0)
         if x0.ndim == 2:
             raise ValueError(
                 f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
                 f"pass num_trajectories={x0.shape[0]}"
             )
-    else:
-        keys = jax.random.split(key, num_trajectories)
-    results = _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps)
+    indices = first_trajectory + jnp.arange(num_trajectories or 1, dtype=jnp.uint32)
+    results = _simulate_streams(
+        _random.key_words(key), indices, network, x0, t1, t0, solver, save_at, max_steps
+    )
     if num_trajectories is None:
         results = jax.tree.map(lambda leaf: leaf[0], results)
     _warn_on_overflow(results.overflow)
     return results
 
 
-def simulate_keys(
-    keys: PRNGKeyArray,
-    network: ReactionNetwork,
-    x0: ArrayLike | dict[str, int],
-    t1: ArrayLike,
-    *,
-    t0: ArrayLike = 0.0,
-    solver: AbstractSolver | AbstractApproximateSolver = Direct(),
-    save_at: ArrayLike | Literal["final"] | None = None,
-    max_steps: int | None = None,
+def _simulate_streams(
+    words, indices, network, x0, t1, t0, solver, save_at, max_steps
 ) -> SimulationResults:
-    """Simulates one trajectory per key: the ensemble engine behind :func:`simulate`.
-
-    ``simulate(key, ..., num_trajectories=n)`` equals
-    ``simulate_keys(jax.random.split(key, n), ...)``, so an ensemble can be computed in
-    chunks of keys (for progress reporting or memory) with identical results.
-
-    Args:
-        keys: PRNG keys, shape ``(n_trajectories,)``.
-        network: the reaction network.
-        x0: initial counts, ``(n_species,)``, ``(n_trajectories, n_species)`` or a dict.
-        t1: the end time.
-        t0: the start time.
-        solver: the solver.
-        save_at: as in :func:`simulate`.
-        max_steps: as in :func:`simulate`.
-
-    Returns:
-        Ensemble results with a leading trajectory axis.
-    """
-    results = _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps)
-    _warn_on_overflow(results.overflow)
-    return results
-
-
-def _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps) -> SimulationResults:
-    """Validates the arguments and runs the batched simulation (no warning)."""
+    """Validates the arguments and simulates trajectories ``indices`` of the key's ensemble."""
     _check_positive_int("max_steps", max_steps)
     if not isinstance(solver, AbstractSolver | AbstractApproximateSolver):
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
@@ -194,7 +171,7 @@ def _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps) -> Sim
         _check_save_at(ts, t0, t1)
     if max_steps is None:
         max_steps = DEFAULT_MAX_STEPS_EVENTS if mode == "events" else DEFAULT_MAX_STEPS_GRID
-    batch = keys.shape[0]
+    batch = indices.shape[0]
     if x0.ndim == 2 and x0.shape[0] != batch:
         raise ValueError(
             f"x0 has {x0.shape[0]} initial states for {batch} trajectories"
@@ -207,15 +184,15 @@ def _simulate_keys(keys, network, x0, t1, t0, solver, save_at, max_steps) -> Sim
     local_devices = jax.local_devices()
     devices = len(local_devices)
     if devices == 1 or batch < devices:
-        return _run(keys, x0, network, t0, t1, ts, solver, mode, int(max_steps), None)
+        return _run(words, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), None)
     # One shard of the ensemble per device: pad to a multiple of the device count.
     pad = (-batch) % devices
-    keys = jnp.concatenate([keys, keys[:pad]])
+    indices = jnp.concatenate([indices, indices[:pad]])
     x0 = jnp.concatenate([x0, x0[:pad]])
     mesh = jax.sharding.Mesh(
         np.asarray(local_devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
     )
-    results = _run(keys, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh)
+    results = _run(words, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh)
     return jax.tree.map(lambda leaf: leaf[:batch], results) if pad else results
 
 
@@ -238,28 +215,31 @@ def _warn_on_overflow(overflow: Array) -> None:
 
 
 @eqx.filter_jit
-def _run(keys, x0, network, t0, t1, ts, solver, mode, max_steps, mesh):
+def _run(words, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh):
     """Compiled entry point: the whole batch on one device, or one shard per device."""
 
-    def local(keys, x0, network, t0, t1, ts):
+    def local(indices, x0, words, network, t0, t1, ts):
+        streams = jax.vmap(_random.seed, in_axes=(None, 0))(words, indices)
         if isinstance(solver, AbstractApproximateSolver):
+            keys = jax.random.wrap_key_data(streams[:, :2])
             return solver.simulate_batch(keys, network, x0, t0, t1, ts, max_steps)
-        return _exact_loop(keys, network, x0, t0, t1, ts, solver, mode, max_steps)
+        return _exact_loop(streams, network, x0, t0, t1, ts, solver, mode, max_steps)
 
+    args = (indices, x0, words, network, t0, t1, ts)
     if mesh is None:
-        return local(keys, x0, network, t0, t1, ts)
+        return local(*args)
     sharded, replicated = P("trajectories"), P()
     return jax.shard_map(
         local,
         mesh=mesh,
-        in_specs=(sharded, sharded, replicated, replicated, replicated, replicated),
+        in_specs=(sharded, sharded) + (replicated,) * 5,
         out_specs=sharded,
         check_vma=False,
-    )(keys, x0, network, t0, t1, ts)
+    )(*args)
 
 
 def _exact_loop(
-    keys: PRNGKeyArray,
+    streams: Array,
     network: ReactionNetwork,
     x0: Array,
     t0: Array,
@@ -314,7 +294,7 @@ def _exact_loop(
     x0 = jax.vmap(network.apply_rules)(x0)
     armed = jnp.array([not e.initial_value for e in state_events], dtype=bool)
     x0, armed = jax.vmap(settle, in_axes=(0, None))(x0, armed)
-    tau, r_next, u_next, rng = draw(x0, jax.vmap(_random.seed)(keys))
+    tau, r_next, u_next, rng = draw(x0, streams)
     t_start = jnp.broadcast_to(t0, (batch,))
     state = {
         "x": x0,
