@@ -70,8 +70,8 @@ def check(case: str, samples: dict[str, np.ndarray]) -> list[Verdict]:
                 int(np.sum(np.abs(z) >= 3)),
                 int(np.sum(np.abs(y) >= 5)),
                 int(exact),
-                float(np.abs(z).max()),
-                float(np.abs(y).max()),
+                float(np.abs(z).max(initial=0.0)),
+                float(np.abs(y).max(initial=0.0)),
             )
         )
     return verdicts

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-_TWO_POW_MINUS_24 = 1.0 / 16_777_216.0
+_TWO_POW_MINUS_23 = 1.0 / 8_388_608.0
 
 
 _GOLDEN = 0x9E3779B9
@@ -75,10 +75,16 @@ def _next(state: Array) -> tuple[Array, Array]:
     return jnp.stack([s0, s1, s2, s3], axis=-1), bits
 
 
-def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
-    """``count`` independent uniforms per stream, on the grid ``(k + 1/2) / 2**24``.
+def to_unit(bits: Array, dtype: jnp.dtype) -> Array:
+    """Maps 32 random bits to the midpoint grid ``(k + 1/2) / 2**23``, inside (0, 1)."""
+    return ((bits >> jnp.uint32(9)).astype(dtype) + 0.5) * _TWO_POW_MINUS_23
 
-    The values lie strictly inside (0, 1), so ``-log(u)`` and ``-log(1 - u)`` are finite.
+
+def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
+    """``count`` independent uniforms per stream, on the grid ``(k + 1/2) / 2**23``.
+
+    The values lie strictly inside (0, 1) and are exact in float32 (with 24 bits, the largest
+    midpoint ``1 - 2**-25`` would round to 1.0), so ``-log(u)`` and ``-log(1 - u)`` are finite.
 
     Args:
         state: ``(..., 4)`` stream states.
@@ -91,5 +97,5 @@ def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
     draws = []
     for _ in range(count):
         state, bits = _next(state)
-        draws.append(((bits >> jnp.uint32(8)).astype(dtype) + 0.5) * _TWO_POW_MINUS_24)
+        draws.append(to_unit(bits, dtype))
     return state, jnp.stack(draws, axis=-1)
