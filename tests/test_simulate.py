@@ -7,6 +7,8 @@ import pytest
 
 import jumpax as jx
 
+from compile_counter import count_compiles
+
 KEY = jax.random.key(42)
 
 
@@ -173,21 +175,6 @@ def test_first_reaction_and_direct_sample_the_same_law():
     assert abs(direct.mean() - expected) < 3 * np.sqrt(direct.var() / n)
 
 
-def _count_compiles(fn):
-    compiles = []
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        fn()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    return len(compiles)
-
-
 @pytest.mark.parametrize("save_at", [None, jnp.linspace(0, 10, 5)])
 def test_rebuilding_or_changing_values_does_not_recompile(save_at):
     def run(k=1.0, x0=3, t1=10.0, ts=save_at):
@@ -196,14 +183,14 @@ def test_rebuilding_or_changing_values_does_not_recompile(save_at):
         jax.block_until_ready(res)
 
     run()  # warm-up: compiles once
-    assert _count_compiles(run) == 0
-    assert _count_compiles(lambda: run(k=2.5)) == 0
-    assert _count_compiles(lambda: run(x0=7, t1=12.0)) == 0
+    assert count_compiles(run) == 0
+    assert count_compiles(lambda: run(k=2.5)) == 0
+    assert count_compiles(lambda: run(x0=7, t1=12.0)) == 0
     if save_at is not None:
         shifted = save_at * 0.9
-        assert _count_compiles(lambda: run(ts=shifted)) == 0
+        assert count_compiles(lambda: run(ts=shifted)) == 0
     k_array = jnp.float32(0.7)
-    assert _count_compiles(lambda: run(k=k_array)) == 0
+    assert count_compiles(lambda: run(k=k_array)) == 0
 
 
 def test_stochastic_model():

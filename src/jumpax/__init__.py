@@ -2,11 +2,13 @@
 
 from . import (
     dynamics,
+    expressions,
     kinetics,
     learn,
     model_updaters,
     models,
     regularizers,
+    sbml,
     transitions,
     value_losses,
 )
@@ -18,6 +20,7 @@ from .dynamics import (
     TransitionModel,
 )
 from .events import AssignmentRule, StateEvent, TimeEvent
+from .expressions import ExpressionKinetics
 from .kinetics import (
     AbstractKinetics,
     Constant,
@@ -30,6 +33,7 @@ from .model_updaters import ModelUpdater
 from .network import Reaction, ReactionNetwork
 from .regularizers import EntropyRegularizer, KLDivRegularizer
 from .results import SimulationResults
+from .sbml import load_sbml, to_sbml
 from .simulate import OverflowWarning, simulate
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
 from .systems import StochasticModel
@@ -46,6 +50,7 @@ __all__ = [
     "Constant",
     "Direct",
     "EntropyRegularizer",
+    "ExpressionKinetics",
     "FirstReaction",
     "HillActivation",
     "HillRepression",
@@ -66,12 +71,16 @@ __all__ = [
     "TransitionBatch",
     "TransitionModel",
     "dynamics",
+    "expressions",
     "kinetics",
     "learn",
+    "load_sbml",
     "model_updaters",
     "models",
     "regularizers",
+    "sbml",
     "simulate",
+    "to_sbml",
     "transitions",
     "value_losses",
 ]

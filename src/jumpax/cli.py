@@ -75,10 +75,14 @@ def _resolve_model(name: str):
         network = entry.build()
         return network, network.x0, entry.t1
     if pathlib.Path(name).suffix.lower() in (".xml", ".sbml"):
-        from .sbml import load_sbml
+        from .sbml import find_settings, load_sbml
 
-        network = load_sbml(pathlib.Path(name))
-        return network, network.x0, None
+        try:
+            network = load_sbml(pathlib.Path(name))
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"jumpax: cannot load {name}: {error}") from error
+        settings = find_settings(name)
+        return network, network.x0, None if settings is None else settings.t1
     known = ", ".join(sorted(models.CATALOGUE))
     raise SystemExit(f"jumpax: unknown model {name!r}; built-in models: {known}")
 

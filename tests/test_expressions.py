@@ -1,0 +1,281 @@
+"""Expression trees: evaluation, parsing, MathML translation, limits and ExpressionKinetics."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import libsbml
+import numpy as np
+import pytest
+
+import jumpax as jx
+from jumpax import expressions
+from jumpax.expressions import (
+    MAX_DEPTH,
+    MAX_NODES,
+    Expression,
+    ExpressionKinetics,
+    StateFunction,
+    from_ast,
+    parse,
+    to_ast,
+)
+
+X = jnp.array([3.0, 4.0])
+INDEX = {"A": 0, "B": 1}
+
+
+def value(formula, **parameters):
+    return float(parse(formula, **parameters).evaluate(X, INDEX))
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        ("A + B + 1", 8.0),
+        ("A - B", -1.0),
+        ("-A", -3.0),
+        ("A * B * 2", 24.0),
+        ("B / A", 4.0 / 3.0),
+        ("A ^ 2", 9.0),
+        ("pow(B, 0.5)", 2.0),
+        ("sqrt(B)", 2.0),
+        ("root(3, 8)", 2.0),
+        ("log(2, B)", 2.0),
+        ("log10(100)", 2.0),
+        ("ln(exp(A))", 3.0),
+        ("abs(A - B)", 1.0),
+        ("floor(B / A)", 1.0),
+        ("ceil(B / A)", 2.0),
+        ("sin(0) + cos(0) + tan(0)", 1.0),
+        ("tanh(0) + cosh(0) + sinh(0)", 1.0),
+        ("arcsin(0) + arccos(1) + arctan(0)", 0.0),
+        ("min(A, B, 1)", 1.0),
+        ("max(A, B)", 4.0),
+        ("pi", np.pi),
+        ("exponentiale", np.e),
+        ("piecewise(10, A > B, 20, A < B, 30)", 20.0),
+        ("piecewise(10, A > B, 30)", 30.0),
+        ("piecewise(10, A < B)", 10.0),
+        ("A < B", 1.0),
+        ("A == 3 && B != 3", 1.0),
+        ("A >= 3 || B <= 0", 1.0),
+        ("!(A > 2)", 0.0),
+        ("xor(A > 2, B > 2)", 0.0),
+        ("implies(A > 5, B > 100)", 1.0),
+        ("A < B < 2", 0.0),
+        ("true + false", 1.0),
+    ],
+)
+def test_operations_evaluate_like_numpy(formula, expected):
+    assert value(formula) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+def test_piecewise_without_a_true_piece_or_otherwise_is_nan():
+    assert np.isnan(value("piecewise(10, A > B)"))
+
+
+def test_parameters_are_trainable_leaves():
+    e = parse("k * A * B", k=0.5)
+    assert e.species == ("A", "B")
+    assert e.tree == ("times", ("param", "k"), ("species", "A"), ("species", "B"))
+    grad = jax.grad(lambda e: e.evaluate(X, INDEX))(e)
+    assert float(grad.parameters["k"]) == 12.0
+    assert str(e) == "k * A * B"
+
+
+def test_identical_expressions_share_one_compilation():
+    calls = []
+
+    @eqx.filter_jit
+    def f(e, x):
+        calls.append(1)
+        return e.evaluate(x, INDEX)
+
+    f(parse("k * A", k=1.0), X)
+    f(parse("k * A", k=2.0), X)
+    assert len(calls) == 1
+    f(parse("k * B", k=2.0), X)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("tree", "parameters", "match"),
+    [
+        (("frobnicate", ("const", 1.0)), {}, "unknown operation"),
+        (("exp", ("const", 1.0), ("const", 2.0)), {}, "cannot take 2 arguments"),
+        (("minus",), {}, "cannot take 0 arguments"),
+        (("gt", ("const", 1.0)), {}, "cannot take 1 arguments"),
+        (("const", 1), {}, "one float"),
+        (("const", float("nan")), {}, "not NaN"),
+        (("species", ""), {}, "one name"),
+        (("time", 1), {}, "no arguments"),
+        ("A", {}, "malformed"),
+        (("param", "k"), {}, "no value"),
+        (("species", "A"), {"k": 1.0}, "not used"),
+        (("param", "k"), {"k": float("inf")}, "finite"),
+        (("param", "k"), {"k": jnp.ones(2)}, "scalar"),
+        (("gt", ("time",), ("const", 1.0)), {}, "cannot depend on time"),
+    ],
+)
+def test_bad_trees_are_refused(tree, parameters, match):
+    with pytest.raises(ValueError, match=match):
+        Expression(tree, parameters)
+
+
+def nested(depth):
+    tree = ("species", "A")
+    for _ in range(depth - 1):
+        tree = ("minus", tree)
+    return tree
+
+
+def test_size_and_depth_limits():
+    Expression(nested(MAX_DEPTH))
+    with pytest.raises(ValueError, match="deeper than"):
+        Expression(nested(MAX_DEPTH + 1))
+    with pytest.raises(ValueError, match="more than"):
+        Expression(("plus", *[("species", "A")] * MAX_NODES))
+
+
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [
+        ("A +", "cannot parse"),
+        ("delay(A, 1)", "'delay' is not supported"),
+        ("factorial(A)", "'factorial' is not supported"),
+        ("rem(A, 2)", "'rem' is not supported"),
+        ("A * time", "uses time"),
+        ("f(A)", "undefined function 'f'"),
+        ("NaN", "NaN constants"),
+    ],
+)
+def test_parse_errors(formula, match):
+    with pytest.raises(ValueError, match=match):
+        parse(formula)
+
+
+def test_parse_refuses_unused_parameters_and_non_strings():
+    with pytest.raises(ValueError, match="not used"):
+        parse("A", k=1.0)
+    with pytest.raises(ValueError, match="must be a string"):
+        parse(3.0)
+
+
+def ast(formula):
+    return libsbml.parseL3Formula(formula)
+
+
+def species(name):
+    return ("species", name)
+
+
+def test_function_definitions_are_inlined():
+    functions = {
+        "square": (("u",), ast("u * u")),
+        "hill": (("s", "K"), ast("square(s) / (square(K) + square(s))")),
+    }
+    tree = from_ast(ast("hill(A, 2)"), species, where="law", functions=functions)
+    assert float(Expression(tree).evaluate(X, INDEX)) == pytest.approx(9 / 13)
+
+
+@pytest.mark.parametrize(
+    ("functions", "formula", "match"),
+    [
+        ({"f": (("u",), ast("f(u)"))}, "f(A)", "calls itself"),
+        ({"f": (("u",), ast("u"))}, "f(A, B)", "takes 1 arguments, got 2"),
+        ({"f": (("u",), ast("u * B"))}, "f(A)", "'B', which is not one of its arguments"),
+    ],
+)
+def test_bad_function_calls(functions, formula, match):
+    with pytest.raises(ValueError, match=f"law: .*{match}"):
+        from_ast(ast(formula), species, where="law", functions=functions)
+
+
+def test_exponential_inlining_is_stopped_by_the_size_limit():
+    # f_k(u) = f_{k-1}(u) + f_{k-1}(u): 2**30 leaves once inlined
+    functions = {"f0": (("u",), ast("u"))}
+    for k in range(1, 31):
+        functions[f"f{k}"] = (("u",), ast(f"f{k - 1}(u) + f{k - 1}(u)"))
+    with pytest.raises(ValueError, match="larger than"):
+        from_ast(ast("f30(A)"), species, where="law", functions=functions)
+
+
+def test_deep_math_is_refused_while_translating():
+    formula = "-(" * (MAX_DEPTH + 5) + "A" + ")" * (MAX_DEPTH + 5)
+    with pytest.raises(ValueError, match="deeper than"):
+        from_ast(ast(formula), species, where="law")
+
+
+def test_undefined_identifiers_and_time():
+    with pytest.raises(ValueError, match="law: undefined identifier 'Q'"):
+        from_ast(ast("Q"), lambda name: None, where="law")
+    tree = from_ast(ast("time >= 3"), species, where="trigger", allow_time=True)
+    assert tree == ("geq", ("time",), ("const", 3.0))
+    assert expressions.uses_time(tree)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "k * A * (A - 1) / 2",
+        "piecewise(1, A > 2, B < 3, 0)",
+        "log(2, A) + root(3, B) + sqrt(A) - -B",
+        "A >= 2 && !(B == 1) || xor(A < 1, B > 1)",
+        "min(A, B) ^ max(A, 2.5e-3)",
+        "exp(A) * floor(B) * ceil(A) * abs(B)",
+    ],
+)
+def test_trees_survive_a_trip_through_libsbml_asts(formula):
+    e = parse(formula, **({"k": 1.0} if "k" in formula else {}))
+    again = from_ast(to_ast(e.tree), lambda n: ("param", n) if n == "k" else species(n),
+                     where="again")
+    assert again == e.tree
+    mathml = libsbml.writeMathMLToString(to_ast(e.tree, {"k": "k_1"}))
+    assert "k_1" in mathml or "k" not in formula
+
+
+def test_state_function_binds_a_species_order():
+    f = StateFunction(parse("2 * B"), ("A", "B"))
+    assert float(f(X)) == 8.0
+    with pytest.raises(ValueError, match="unknown species"):
+        StateFunction(parse("2 * C"), ("A", "B"))
+
+
+def test_expression_kinetics_in_a_network():
+    law = ExpressionKinetics("k * P * (P - 1) / 2", k=0.002)
+    net = jx.ReactionNetwork([jx.Reaction("2 P -> P2", law), ("P2 -> 2 P", 0.01)])
+    np.testing.assert_allclose(net.propensities(jnp.array([10.0, 5.0])), [0.09, 0.05], rtol=1e-6)
+    reference = jx.ReactionNetwork([("2 P -> P2", 0.002), ("P2 -> 2 P", 0.01)])
+    x = jnp.array([10.0, 5.0])
+    np.testing.assert_allclose(net.propensities(x), reference.propensities(x), rtol=1e-6)
+    grad = jax.grad(lambda n: n.propensities(x)[0])(net)
+    assert float(grad.reactions[0].kinetics.expression.parameters["k"]) == pytest.approx(45.0)
+
+
+def test_expression_kinetics_reads_other_species_and_refuses_bad_arguments():
+    law = ExpressionKinetics(parse("v * E / (1 + E)", v=2.0))
+    assert law.species_refs == ("E",)
+    net = jx.ReactionNetwork([jx.Reaction("0 -> X", law), ("X -> 0", 1.0)])
+    assert net.species == ("X", "E")
+    assert float(net.propensities(jnp.array([0.0, 1.0]))[0]) == 1.0
+    with pytest.raises(ValueError, match="with a formula"):
+        ExpressionKinetics(parse("v", v=1.0), v=2.0)
+    with pytest.raises(ValueError, match="expected an Expression"):
+        ExpressionKinetics(3.0)
+
+
+def test_negative_propensities_stop_the_simulation():
+    # 0 -> 2 X at rate 5 - X: from X = 4 it jumps to 6, where the law is -1
+    net = jx.ReactionNetwork([jx.Reaction("0 -> 2 X", ExpressionKinetics("5 - X"))])
+    with pytest.raises(RuntimeError, match="negative or non-finite propensity"):
+        jax.block_until_ready(jx.simulate(jax.random.key(0), net, {"X": 0}, 10.0, max_steps=50))
+    with pytest.raises(RuntimeError, match="negative or non-finite propensity"):
+        net.propensities(jnp.array([6.0]))
+
+
+def test_unavailable_reactants_gate_the_law_without_an_error():
+    # k (X - 1) is negative at X = 0, where X -> 0 cannot fire anyway
+    net = jx.ReactionNetwork([jx.Reaction("X -> 0", ExpressionKinetics("0.5 * (X - 1)"))])
+    assert float(net.propensities(jnp.array([0.0]))[0]) == 0.0
+    res = jx.simulate(jax.random.key(0), net, {"X": 5}, 100.0, max_steps=50)
+    assert float(res.x[-1, 0]) == 1.0  # it stops where the law reaches 0

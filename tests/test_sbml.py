@@ -1,0 +1,580 @@
+"""SBML import and export: semantics, supported and refused elements, limits, round trips."""
+
+import pathlib
+import re
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import libsbml
+import numpy as np
+import pytest
+
+import jumpax as jx
+from jumpax import sbml
+from jumpax.events import AssignmentRule, StateEvent, TimeEvent
+from jumpax.expressions import ExpressionKinetics, StateFunction, parse
+from jumpax.sbml import find_settings, load_sbml, load_settings, to_sbml
+
+from compile_counter import count_compiles
+from dsmts_protocol import DATA, TIMES
+
+
+def dsmts(case):
+    return load_sbml(DATA / f"{case}-sbml-l3v2.xml")
+
+
+def mathml(formula):
+    ast = libsbml.parseL3Formula(formula)
+    assert ast is not None, formula
+    return libsbml.writeMathMLToString(ast).split("?>", 1)[1]
+
+
+def species(sid, amount=0, **attributes):
+    flags = {"hasOnlySubstanceUnits": "true", "boundaryCondition": "false", "constant": "false"}
+    flags.update(attributes)
+    text = " ".join(f'{k}="{v}"' for k, v in flags.items())
+    value = "" if amount is None else f'initialAmount="{amount}"'
+    return f'<species id="{sid}" compartment="c" {value} {text}/>'
+
+
+def reaction(rid, reactants, products, formula, modifiers=(), attributes='reversible="false"'):
+    def side(tag, terms):
+        if not terms:
+            return ""
+        refs = "".join(
+            f'<speciesReference species="{s}" stoichiometry="{n}" constant="true"/>'
+            for s, n in terms
+        )
+        return f"<{tag}>{refs}</{tag}>"
+
+    listed = "".join(f'<modifierSpeciesReference species="{m}"/>' for m in modifiers)
+    return (
+        f'<reaction id="{rid}" {attributes}>{side("listOfReactants", reactants)}'
+        f'{side("listOfProducts", products)}'
+        + (f"<listOfModifiers>{listed}</listOfModifiers>" if listed else "")
+        + f"<kineticLaw>{mathml(formula)}</kineticLaw></reaction>"
+    )
+
+
+X10 = species("X", 10)
+BIRTH_DEATH = [
+    reaction("birth", [("X", 1)], [("X", 2)], "k * X"),
+    reaction("death", [("X", 1)], [], "mu * X"),
+]
+
+
+def document(
+    species_=(X10,),
+    reactions=BIRTH_DEATH,
+    parameters=(("k", 0.5), ("mu", 0.25)),
+    extra="",
+    size="1",
+    level='xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2"',
+):
+    size_attribute = "" if size is None else f'size="{size}"'
+    params = "".join(
+        f'<parameter id="{p[0]}" value="{p[1]}" constant="{p[2] if len(p) > 2 else "true"}"/>'
+        for p in parameters
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<sbml {level}><model id="m">'
+        f'<listOfCompartments><compartment id="c" spatialDimensions="3" {size_attribute} '
+        'constant="true"/></listOfCompartments>'
+        f"<listOfSpecies>{''.join(species_)}</listOfSpecies>"
+        + (f"<listOfParameters>{params}</listOfParameters>" if params else "")
+        + extra
+        + f"<listOfReactions>{''.join(reactions)}</listOfReactions></model></sbml>"
+    )
+
+
+def events(*event_xml):
+    return f"<listOfEvents>{''.join(event_xml)}</listOfEvents>"
+
+
+def event(trigger, assignments, initial="false", inner="", eid="e"):
+    body = "".join(
+        f'<eventAssignment variable="{v}">{mathml(f)}</eventAssignment>' for v, f in assignments
+    )
+    return (
+        f'<event id="{eid}" useValuesFromTriggerTime="true"><trigger initialValue="{initial}" '
+        f'persistent="true">{mathml(trigger)}</trigger>{inner}'
+        f"<listOfEventAssignments>{body}</listOfEventAssignments></event>"
+    )
+
+
+def rules(*rule_xml):
+    return f"<listOfRules>{''.join(rule_xml)}</listOfRules>"
+
+
+def rule(kind, variable, formula):
+    target = f'variable="{variable}"' if variable else ""
+    return f"<{kind} {target}>{mathml(formula)}</{kind}>"
+
+
+# ============================================================ DSMTS files
+@pytest.mark.parametrize("case", [f"{i:05d}" for i in range(1, 40)])
+def test_every_dsmts_file_loads(case):
+    m = dsmts(case)
+    assert float(m.x0[0]) >= 0 and m.n_reactions == 2
+    assert all(isinstance(r.kinetics, ExpressionKinetics) for r in m.reactions)
+
+
+def test_non_unit_volumes_halve_the_propensities():
+    reference = dsmts("00001")
+    a = reference.propensities(reference.x0)
+    for case in ("00011", "00018"):  # X / Cell with Cell = 2; Cell * rate with Cell = 0.5
+        m = dsmts(case)
+        np.testing.assert_allclose(m.propensities(m.x0), 0.5 * a, rtol=1e-6)
+    for case in ("00009", "00010", "00017"):  # harmless volumes
+        m = dsmts(case)
+        np.testing.assert_allclose(m.propensities(m.x0), a, rtol=1e-6)
+
+
+def test_local_parameters_shadow_globals():
+    np.testing.assert_allclose(dsmts("00022").propensities(jnp.array([4.0])), [5.0, 0.4])
+    np.testing.assert_allclose(dsmts("00027").propensities(jnp.array([4.0])), [1.0, 0.4])
+    law = dsmts("00027").reactions[1].kinetics.expression
+    assert law.tree == ("times", ("param", "k"), ("species", "X"))
+    assert float(law.parameters["k"]) == pytest.approx(0.1)
+
+
+def test_boundary_and_constant_species_are_not_changed_by_reactions():
+    for case, strings in {
+        "00006": ["X -> 2 X", "X -> 0"],
+        "00024": ["0 -> X", "X -> 0"],
+        "00025": ["0 -> X", "X -> Sink"],
+        "00026": ["0 -> X", "X -> 0"],
+    }.items():
+        m = dsmts(case)
+        assert [r.string for r in m.reactions] == strings
+        assert "Sink" in m.species
+
+
+def test_rules_and_events_of_the_dsmts_files():
+    m = dsmts("00019")
+    assert m.species == ("X", "y") and m.x0.tolist() == [100.0, 200.0]
+    (r,) = m.rules
+    assert r.species == "y" and float(r.expression(jnp.array([7.0, 0.0]))) == 14.0
+    for case, time in (("00028", 25.0), ("00029", 22.5), ("00032", 25.0)):
+        (e,) = dsmts(case).events
+        assert isinstance(e, TimeEvent) and float(e.time) == time
+    (e,) = dsmts("00032").events
+    assert e.assignments.species == ("P", "P2")
+    (e,) = dsmts("00033").events
+    assert isinstance(e, StateEvent) and e.initial_value is False
+    assert bool(e.trigger(jnp.array([0.0, 31.0]))) and not bool(e.trigger(jnp.array([0.0, 30.0])))
+
+
+def test_general_rate_law():
+    m = dsmts("00034")
+    a = m.propensities(jnp.array([10.0]))
+    assert float(a[0]) == pytest.approx(0.5 * 0.001 * 80 * 79)
+
+
+def test_settings_files():
+    settings = load_settings(DATA / "00033-settings.txt")
+    assert (settings.t0, settings.t1, settings.steps) == (0.0, 50.0, 50)
+    assert settings.variables == ("P", "P2") and settings.amount == ("P", "P2")
+    assert settings.concentration == ()
+    np.testing.assert_array_equal(settings.save_at, TIMES)
+    assert find_settings(DATA / "00033-sbml-l3v2.xml") == settings
+    assert find_settings(DATA / "nothing.xml") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("start 0\n", "expected 'key: value'"), ("start: 0\nsteps: 5\n", "duration"),
+     ("start: 0\nduration: -1\nsteps: 5\n", "duration > 0")],
+)
+def test_bad_settings_files(tmp_path, text, match):
+    path = tmp_path / "x-settings.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_settings(path)
+
+
+# ============================================================ sources
+def test_sources_path_text_and_bytes():
+    path = DATA / "00001-sbml-l3v2.xml"
+    reference = load_sbml(path)
+    for source in (str(path), path.read_text(), path.read_bytes()):
+        assert eqx.tree_equal(load_sbml(source), reference)
+    with pytest.raises(FileNotFoundError):
+        load_sbml(DATA / "missing.xml")
+    with pytest.raises(ValueError, match="UTF-8"):
+        load_sbml(b"<sbml \xff\xfe>")
+    with pytest.raises(ValueError, match="expected a path or SBML text"):
+        load_sbml(3.0)
+
+
+# ============================================================ malformed input
+def test_malformed_xml_gives_libsbml_message():
+    with pytest.raises(ValueError, match="invalid SBML:\nline .*tag mismatch"):
+        load_sbml(document().replace("</model>", ""))
+
+
+def test_not_sbml():
+    with pytest.raises(ValueError, match="invalid SBML"):
+        load_sbml("<html><body/></html>")
+
+
+def test_size_limit(monkeypatch, tmp_path):
+    text = document()
+    path = tmp_path / "m.xml"
+    path.write_text(text)
+    monkeypatch.setattr(sbml, "MAX_FILE_BYTES", len(text) - 1)
+    with pytest.raises(ValueError, match="more than the limit"):
+        load_sbml(path)
+    with pytest.raises(ValueError, match="more than"):
+        load_sbml(text)
+
+
+def test_deeply_nested_xml_is_refused_before_libsbml_sees_it():
+    # libsbml itself crashes (segfault) on ~100,000 nested elements
+    bomb = "<apply><minus/>" * 100_000 + "<ci>X</ci>" + "</apply>" * 100_000
+    text = document().replace(mathml("k * X"), f'<math xmlns="http://www.w3.org/1998/Math/MathML">{bomb}</math>')
+    with pytest.raises(ValueError, match="nested deeper than 256"):
+        load_sbml(text)
+
+
+def test_deep_math_within_the_xml_limit_is_refused():
+    formula = "-(" * 220 + "X" + ")" * 220
+    text = document(reactions=[reaction("r", [("X", 1)], [], formula)])
+    with pytest.raises(ValueError, match="kinetic law of reaction 'r': math nested deeper"):
+        load_sbml(text)
+
+
+def test_doctype_and_entities_are_refused():
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    )
+    text = laughs + document().split("?>", 1)[1]
+    with pytest.raises(ValueError, match="DOCTYPE"):
+        load_sbml(text)
+
+
+# ============================================================ refused elements
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"reactions": [reaction("r", [("X", 1)], [], "k * Q")]}, "Q"),
+        ({"reactions": [reaction("r", [("X", 1)], [], "k * X * time")]}, "uses time"),
+        ({"reactions": [reaction("r", [("X", 1)], [], "factorial(X)")]}, "'factorial'"),
+        ({"reactions": [reaction("r", [("X", 1)], [], "delay(X, 1)")]}, "'delay'"),
+        (
+            {"reactions": [reaction("r", [("X", 1)], [], "k * X", attributes='reversible="true"')]},
+            "reaction 'r' is reversible",
+        ),
+        ({"reactions": [reaction("r", [("X", 1.5)], [], "k * X")]}, "stoichiometry 1.5"),
+        ({"species_": [species("X", 2.5)]}, "initial amount of species 'X' is 2.5"),
+        ({"species_": [species("X", None)]}, "species 'X' has no initial amount"),
+        (
+            {"reactions": [reaction("r", [("X", 1)], [], "k * X").replace(
+                f"<kineticLaw>{mathml('k * X')}</kineticLaw>", "")]},
+            "reaction 'r' has no kinetic law",
+        ),
+        (
+            {"extra": rules(rule("rateRule", "k", "1")), "parameters": (("k", 1, "false"),
+                                                                        ("mu", 1))},
+            "rate rule for 'k'",
+        ),
+        (
+            {"extra": rules(rule("algebraicRule", None, "Z - 3")),
+             "species_": [species("X", 10), species("Z", 0)]},
+            "algebraic rule",
+        ),
+        (
+            {"extra": "<listOfConstraints><constraint>" + mathml("X < 100")
+             + "</constraint></listOfConstraints>"},
+            "constraints",
+        ),
+        (
+            {"extra": events(event("X > 5", [("X", "0")],
+                                   inner="<delay>" + mathml("1") + "</delay>"))},
+            "event 'e' has a delay",
+        ),
+        (
+            {"extra": events(event("X > 5", [("X", "0")],
+                                   inner="<priority>" + mathml("1") + "</priority>"))},
+            "event 'e' has a priority",
+        ),
+        ({"extra": events(event("time > 5 && X > 3", [("X", "0")]))}, "mixes time"),
+        ({"extra": events(event("time > X", [("X", "0")]))}, "mixes time"),
+        (
+            {"extra": events(event("X > 5", [("mu", "1")])),
+             "parameters": (("k", 1), ("mu", 1, "false"))},
+            "assigns 'mu'",
+        ),
+        ({"extra": events(event("X", [("X", "0")]))}, "not a condition"),
+        ({"extra": events(event("time >= 0", [("X", "0")]))}, "fires at the initial time"),
+        ({"size": "0"}, "compartment 'c' has size 0"),
+        (
+            {"species_": [species("X", 10, hasOnlySubstanceUnits="false")], "size": None},
+            "compartment 'c' has no size",
+        ),
+        ({"parameters": (("k", 0.5),)}, "mu"),
+        ({"reactions": []}, "no reactions"),
+    ],
+)
+def test_unsupported_or_invalid_models_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_sbml(document(**kwargs))
+
+
+def test_fast_reactions_and_conversion_factors_are_refused():
+    level = 'xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1"'
+    fast = reaction("r", [("X", 1)], [], "k * X", attributes='reversible="false" fast="true"')
+    with pytest.raises(ValueError, match="reaction 'r' is fast"):
+        load_sbml(document(reactions=[fast], level=level))
+    text = document().replace('<model id="m">', '<model id="m" conversionFactor="k">')
+    with pytest.raises(ValueError, match="conversionFactor"):
+        load_sbml(text)
+
+
+def test_required_packages_are_refused():
+    distrib = (
+        'xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2" '
+        'xmlns:distrib="http://www.sbml.org/sbml/level3/version1/distrib/version1" '
+        'distrib:required="true"'
+    )
+    with pytest.raises(ValueError, match="'distrib' is required"):
+        load_sbml(document(level=distrib))
+
+
+def test_reaction_and_species_reference_ids_are_refused_in_math():
+    references = [reaction("birth", [("X", 1)], [("X", 2)], "k * X"),
+                  reaction("death", [("X", 1)], [], "k * birth")]
+    with pytest.raises(ValueError, match="reaction 'death'.*'birth' is a reaction"):
+        load_sbml(document(reactions=references))
+    references[1] = reaction("death", [("X", 1)], [], "k * sr").replace(
+        '<speciesReference species="X"', '<speciesReference id="sr" species="X"'
+    )
+    with pytest.raises(ValueError, match="'sr' is a species reference"):
+        load_sbml(document(reactions=references))
+
+
+def test_circular_rules_are_refused():
+    extra = rules(rule("assignmentRule", "a", "b + 1"), rule("assignmentRule", "b", "a * 2"))
+    text = document(
+        parameters=(("k", 0.5), ("mu", 0.25), ("a", 0, "false"), ("b", 0, "false")),
+        reactions=[reaction("r", [("X", 1)], [], "a * X")],
+        extra=extra,
+    )
+    with pytest.raises(ValueError, match="circular dependencies"):  # libsbml's check
+        load_sbml(text)
+    # jumpax's own guard, for documents that skipped libsbml's consistency check
+    model = libsbml.readSBMLFromString(text).getModel()
+    with pytest.raises(ValueError, match="circular assignment rules: a -> b -> a"):
+        sbml._Loader(model).network()
+
+
+def test_undefined_identifiers_are_named():
+    with pytest.raises(ValueError, match="'Q'"):
+        load_sbml(document(reactions=[reaction("r", [("X", 1)], [], "k * Q")]))
+
+
+# ============================================================ supported
+def test_function_definitions_initial_assignments_and_parameter_rules():
+    functions = (
+        '<listOfFunctionDefinitions><functionDefinition id="hill">'
+        + mathml("lambda(s, K, s / (K + s))")
+        + "</functionDefinition></listOfFunctionDefinitions>"
+    )
+    extra = (
+        '<listOfInitialAssignments><initialAssignment symbol="Y">'
+        + mathml("2 * X")
+        + '</initialAssignment><initialAssignment symbol="vmax">'
+        + mathml("k * 4")
+        + "</initialAssignment></listOfInitialAssignments>"
+        + rules(rule("assignmentRule", "kd", "mu * (1 + Y)"))
+    )
+    text = document(
+        species_=[species("X", 10), species("Y", 0)],
+        parameters=(("k", 0.5), ("mu", 0.25), ("vmax", 0), ("kd", 0, "false")),
+        reactions=[
+            reaction("make", [], [("X", 1)], "vmax * hill(Y, 20)", modifiers=["Y"]),
+            reaction("degrade", [("X", 1)], [], "kd * X", modifiers=["Y"]),
+        ],
+        extra=extra,
+    ).replace('<model id="m">', '<model id="m">' + functions)
+    m = load_sbml(text)
+    assert m.x0.tolist() == [10.0, 20.0]
+    a = m.propensities(jnp.array([10.0, 20.0]))
+    np.testing.assert_allclose(a, [2.0 * 20 / 40, 0.25 * 21 * 10], rtol=1e-6)
+    assert m.reactions[1].kinetics.expression.species == ("Y", "X")  # the rule is inlined
+
+
+def test_concentrations_and_compartment_volumes():
+    # X in concentration units: initialConcentration 3 in size 2 -> 6 molecules; the law
+    # k * X reads the concentration
+    conc = species("X", None, hasOnlySubstanceUnits="false").replace(
+        "/>", ' initialConcentration="3"/>'
+    )
+    m = load_sbml(document(species_=[conc], size="2"))
+    assert m.x0.tolist() == [6.0] and float(m.volume) == 2.0
+    np.testing.assert_allclose(m.propensities(m.x0), [0.5 * 3, 0.25 * 3])
+    extra = events(event("X > 7", [("X", "1")]))  # the event sets the concentration to 1
+    m = load_sbml(document(species_=[conc], size="2", extra=extra))
+    (e,) = m.events
+    assert float(e.assignments.values[0](m.x0)) == 2.0
+    assert bool(e.trigger(jnp.array([16.0]))) and not bool(e.trigger(jnp.array([14.0])))
+
+
+@pytest.mark.parametrize("trigger", ["time >= 2.5", "time > 2.5", "2.5 <= time", "2.5 < time",
+                                     "time >= k * 5"])
+def test_time_trigger_forms(trigger):
+    (e,) = load_sbml(document(extra=events(event(trigger, [("X", "0")])))).events
+    assert isinstance(e, TimeEvent) and float(e.time) == 2.5
+
+
+def test_level_2_documents_are_converted():
+    level = 'xmlns="http://www.sbml.org/sbml/level2/version4" level="2" version="4"'
+    text = (
+        document(level=level)
+        .replace(' hasOnlySubstanceUnits="true" boundaryCondition="false" constant="false"',
+                 ' hasOnlySubstanceUnits="true"')
+        .replace(' constant="true"/></listOfCompartments>', "/></listOfCompartments>")
+        .replace(' spatialDimensions="3"', "")
+        .replace(' stoichiometry="1" constant="true"', ' stoichiometry="1"')
+        .replace(' stoichiometry="2" constant="true"', ' stoichiometry="2"')
+    )
+    m = load_sbml(text)
+    np.testing.assert_allclose(m.propensities(m.x0), [5.0, 2.5])
+
+
+# ============================================================ round trips
+def same_results(a, b):
+    return all(
+        np.array_equal(np.asarray(u), np.asarray(v), equal_nan=True)
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
+@pytest.mark.filterwarnings("ignore::jumpax.OverflowWarning")
+@pytest.mark.parametrize("name", sorted(jx.models.CATALOGUE))
+def test_builtin_models_round_trip_exactly(name):
+    entry = jx.models.CATALOGUE[name]
+    net = entry.build()
+    again = load_sbml(to_sbml(net))
+    assert again.species == net.species and again.x0.tolist() == net.x0.tolist()
+    assert [type(r.kinetics) for r in again.reactions] == [type(r.kinetics) for r in net.reactions]
+    assert [r.label for r in again.reactions] == [r.label for r in net.reactions]
+    assert eqx.tree_equal(jax.tree.leaves(again), jax.tree.leaves(net))
+    key = jax.random.key(3)
+    for save_at in (None, jnp.linspace(0.0, entry.t1, 11)):
+        kwargs = {"save_at": save_at, "max_steps": 400 if save_at is None else None}
+        a = jx.simulate(key, net, net.x0, entry.t1, num_trajectories=3, **kwargs)
+        b = jx.simulate(key, again, again.x0, entry.t1, num_trajectories=3, **kwargs)
+        assert same_results(a, b)
+
+
+def test_every_builtin_kinetics_class_round_trips_with_a_volume():
+    net = jx.ReactionNetwork(
+        [
+            jx.Reaction("0 -> X", jx.HillActivation("Y", 5.0, 3.0, 2.0), "activation"),
+            jx.Reaction("X -> 0", jx.MichaelisMenten(4.0, 2.0), "uptake"),
+            jx.Reaction("0 -> Y", jx.Constant(2.0), "source"),
+            jx.Reaction("2 X + Y -> 0", jx.MassAction(0.01), "third_order"),
+        ],
+        x0={"X": 5, "Y": 4},
+        volume=3.0,
+    )
+    again = load_sbml(to_sbml(net))
+    assert eqx.tree_equal(jax.tree.leaves(again), jax.tree.leaves(net))
+    assert [type(r.kinetics) for r in again.reactions] == [type(r.kinetics) for r in net.reactions]
+    for x in ([5.0, 4.0], [0.0, 0.0], [10.0, 1.0]):
+        np.testing.assert_array_equal(again.propensities(jnp.array(x)),
+                                      net.propensities(jnp.array(x)))
+
+
+@pytest.mark.filterwarnings("ignore::jumpax.OverflowWarning")
+@pytest.mark.parametrize("case", ["00011", "00019", "00027", "00032", "00033", "00034"])
+def test_loaded_models_round_trip_exactly(case):
+    m = dsmts(case)
+    again = load_sbml(m.to_sbml())
+    assert eqx.tree_equal(jax.tree.leaves(again), jax.tree.leaves(m))
+    a = jx.simulate(jax.random.key(1), m, m.x0, 50.0, max_steps=300, num_trajectories=4)
+    b = jx.simulate(jax.random.key(1), again, again.x0, 50.0, max_steps=300, num_trajectories=4)
+    assert same_results(a, b)
+
+
+def test_python_rules_and_events_round_trip():
+    order = ("X", "Y")
+    net = jx.ReactionNetwork(
+        [jx.Reaction("0 -> X", ExpressionKinetics("a * (1 + Y)", a=2.0), "make"), ("X -> 0", 1.0)],
+        species=order,
+        x0={"X": 1, "Y": 0},
+        rules=[AssignmentRule("Y", StateFunction(parse("floor(X / b)", b=3.0), order))],
+        events=[
+            TimeEvent(4.0, [("X", StateFunction(parse("X + c", c=10.0), order))]),
+            StateEvent(StateFunction(parse("X > c", c=30.0), order),
+                       [("X", StateFunction(parse("0"), order))], initial_value=False),
+        ],
+    )
+    again = load_sbml(to_sbml(net))
+    assert [type(e) for e in again.events] == [TimeEvent, StateEvent]
+    a = jx.simulate(jax.random.key(4), net, net.x0, 10.0, max_steps=500)
+    b = jx.simulate(jax.random.key(4), again, again.x0, 10.0, max_steps=500)
+    assert same_results(a, b)
+
+
+def test_exported_names_and_ids_do_not_collide():
+    net = jx.ReactionNetwork(
+        [jx.Reaction("k -> cell", jx.MassAction(0.5), "k"), ("cell -> 0", 2.0)], x0={"k": 3}
+    )
+    text = to_sbml(net)
+    again = load_sbml(text)
+    assert again.species == ("k", "cell")
+    np.testing.assert_allclose(again.propensities(again.x0), net.propensities(net.x0))
+    assert [r.label for r in again.reactions] == ["k", "reaction_1"]
+    assert 'id="k_1" name="k"' in text
+
+
+def test_export_refuses_what_sbml_cannot_hold():
+    class Custom(jx.Constant):
+        pass
+
+    with pytest.raises(ValueError, match="cannot write Custom kinetics"):
+        to_sbml(jx.ReactionNetwork([("0 -> X", Custom(1.0))]))
+    net = jx.ReactionNetwork(
+        [("X -> 0", 1.0)], species=["X", "y"], rules=[AssignmentRule("y", lambda x: 2 * x[0])]
+    )
+    with pytest.raises(ValueError, match="assignment rule for 'y'.*not a jumpax"):
+        to_sbml(net)
+
+
+def test_annotations_are_checked_against_the_math():
+    text = to_sbml(jx.models.dimerisation())
+    load_sbml(text)
+    edited = re.sub(r'localParameter id="k" value="0.00100*\d*"',
+                    'localParameter id="k" value="0.002"', text)
+    assert edited != text
+    with pytest.raises(ValueError, match="'Dimerisation': the jumpax kinetics annotation"):
+        load_sbml(edited)
+    for pattern, replacement, match in [
+        ('class="MassAction"', 'class="os.system"', "no known kinetics class"),
+        ('class="MassAction"', 'class="MassAction" extra="1"', "unknown attributes"),
+        ('class="MassAction" k="[^"]*"', 'class="MassAction" k="lots"', "could not convert"),
+        ('class="MassAction" k="[^"]*"', 'class="MassAction" k="-1"', "non-negative"),
+    ]:
+        with pytest.raises(ValueError, match=f"'Dimerisation'.*{match}"):
+            load_sbml(re.sub(pattern, replacement, text, count=1))
+
+
+def test_loaded_models_are_trainable_and_do_not_recompile():
+    m = dsmts("00001")
+    grad = jax.grad(lambda net: net.propensities(net.x0).sum())(m)
+    assert float(grad.reactions[0].kinetics.expression.parameters["Lambda"]) == 100.0
+    again = load_sbml(pathlib.Path(DATA / "00001-sbml-l3v2.xml").read_text())
+    assert eqx.tree_equal(m, again)
+
+    def run(net):
+        jax.block_until_ready(jx.simulate(jax.random.key(0), net, net.x0, 5.0, max_steps=2000))
+
+    run(m)
+    faster = eqx.tree_at(lambda n: n.reactions[0].kinetics.expression.parameters["Lambda"],
+                         again, jnp.float32(0.3))
+    assert count_compiles(lambda: run(again)) == 0
+    assert count_compiles(lambda: run(faster)) == 0
