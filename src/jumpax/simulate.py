@@ -268,7 +268,10 @@ def _exact_loop(
     def draw(x: Array, rng: Array) -> tuple[Array, Array, Array, Array]:
         """Next reaction of every trajectory from its own stream: ``(tau, r, u, new rng)``."""
         rng, u = _random.uniforms(rng, n_uniforms, dtype)
-        tau, r = jax.vmap(solver.sample)(u, jax.vmap(network.propensities)(x))
+        # The barrier keeps XLA from fusing the propensities into the cumulative sums of the
+        # selection, which would recompute them once per reaction (quadratic cost).
+        propensities = jax.lax.optimization_barrier(jax.vmap(network.propensities)(x))
+        tau, r = jax.vmap(solver.sample)(u, propensities)
         return tau, r, u, rng
 
     def settle(x: Array, armed: Array) -> tuple[Array, Array]:
@@ -313,8 +316,10 @@ def _exact_loop(
             event_times <= t0, (batch, len(time_events))
         )
     if mode == "events":
-        # A spare last row takes the writes of trajectories that do not fire, so every write
-        # is in bounds (a cheaper scatter than dropping out-of-bounds writes).
+        # Every unfinished trajectory takes one step per iteration, so iteration i writes column
+        # i + 1 of all trajectories at once (finished ones write values the padding replaces
+        # later); a spare last column takes the final iteration, in which nothing fires.
+        state["i"] = jnp.zeros((), dtype=jnp.int32)
         state["xs"] = jnp.zeros((batch, max_steps + 2, n_species), dtype).at[:, 0].set(x0)
         state["ts"] = jnp.zeros((batch, max_steps + 2), dtype).at[:, 0].set(t_start)
         state["rs"] = jnp.full((batch, max_steps + 1), -1, dtype=jnp.int32)
@@ -365,11 +370,13 @@ def _exact_loop(
         x_new = jnp.where(fire[:, None], x_new, x)
         steps_new = steps + fire
         if mode == "events":
-            row = jnp.where(fire, steps_new, max_steps + 1)
-            fast = "promise_in_bounds"
-            state["xs"] = state["xs"].at[rows, row].set(x_new, mode=fast)
-            state["ts"] = state["ts"].at[rows, row].set(t_step, mode=fast)
-            state["rs"] = state["rs"].at[rows, row - 1].set(code, mode=fast)
+            i = state["i"]
+            state["xs"] = jax.lax.dynamic_update_index_in_dim(state["xs"], x_new, i + 1, 1)
+            state["ts"] = jax.lax.dynamic_update_index_in_dim(state["ts"], t_step, i + 1, 1)
+            state["rs"] = jax.lax.dynamic_update_index_in_dim(
+                state["rs"], jnp.where(fire, code, -1), i, 1
+            )
+            state["i"] = i + 1
         tau, r_next, u_next, rng = draw(x_new, state["rng"])
         state["x"] = x_new
         if state_events:
