@@ -17,15 +17,24 @@ def is_concrete(value: ArrayLike) -> bool:
     return not isinstance(value, jax.core.Tracer)
 
 
-def as_float_array(value: ArrayLike) -> Array:
+def as_float_array(value: ArrayLike, dtype: jnp.dtype | None = None) -> Array:
     """Converts a parameter to a strongly typed floating-point JAX array.
 
     Python floats would otherwise become weakly typed arrays, whose compiled signature differs
-    from that of an explicit float32 array: the two would compile separately.
+    from that of an explicit float32 array: the two would compile separately. Concrete values
+    are converted on the host, so no conversion needs compiling.
+
+    Args:
+        value: the value.
+        dtype: the float dtype wanted; default: the value's own float dtype, else JAX's default.
     """
-    value = jnp.asarray(value)
-    floating = jnp.issubdtype(value.dtype, jnp.floating)
-    return jnp.asarray(value, dtype=value.dtype if floating else jnp.result_type(float))
+    if dtype is None:
+        dtype = getattr(value, "dtype", None)
+        if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+            dtype = jnp.result_type(float)
+    if is_concrete(value) and not isinstance(value, jax.Array):
+        return jnp.asarray(np.asarray(value, dtype=dtype))
+    return jnp.asarray(value, dtype=dtype)
 
 
 def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_positive, is_concrete
+from ._checks import as_float_array, check_positive, is_concrete
 from .events import AssignmentRule, Assignments, StateEvent, TimeEvent
 from .kinetics import AbstractKinetics, MassAction, mass_action_rates
 
@@ -352,11 +352,12 @@ class ReactionNetwork(eqx.Module):
                     f"x0 names unknown species {unknown}; known: {list(self.species)}"
                 )
             values = [x0.get(name, 0) for name in self.species]
-            state = jnp.stack([jnp.asarray(v, dtype=jnp.result_type(float)) for v in values])
+            if all(is_concrete(v) for v in values):
+                state = as_float_array(np.asarray(values, dtype=float), jnp.result_type(float))
+            else:
+                state = jnp.stack([as_float_array(v, jnp.result_type(float)) for v in values])
         else:
-            state = jnp.asarray(x0)
-            if not jnp.issubdtype(state.dtype, jnp.floating):
-                state = state.astype(jnp.result_type(float))
+            state = as_float_array(x0)
         if state.ndim not in (1, 2) or state.shape[-1] != self.n_species:
             raise ValueError(
                 f"x0 must have shape ({self.n_species},) for species {list(self.species)} "

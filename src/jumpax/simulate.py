@@ -134,9 +134,9 @@ def simulate(
                 f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
                 f"pass num_trajectories={x0.shape[0]}"
             )
-    indices = first_trajectory + jnp.arange(num_trajectories or 1, dtype=jnp.uint32)
+    indices = np.arange(first_trajectory, first_trajectory + (num_trajectories or 1))
     results = _simulate_streams(
-        _random.key_words(key), indices, network, x0, t1, t0, solver, save_at, max_steps
+        key, indices.astype(np.uint32), network, x0, t1, t0, solver, save_at, max_steps
     )
     if num_trajectories is None:
         results = jax.tree.map(lambda leaf: leaf[0], results)
@@ -145,7 +145,7 @@ def simulate(
 
 
 def _simulate_streams(
-    words, indices, network, x0, t1, t0, solver, save_at, max_steps
+    key, indices, network, x0, t1, t0, solver, save_at, max_steps
 ) -> SimulationResults:
     """Validates the arguments and simulates trajectories ``indices`` of the key's ensemble."""
     _check_positive_int("max_steps", max_steps)
@@ -153,8 +153,8 @@ def _simulate_streams(
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
     x0 = network.as_state(x0)
     dtype = x0.dtype
-    t0 = as_float_array(t0).astype(dtype)
-    t1 = as_float_array(t1).astype(dtype)
+    t0 = as_float_array(t0, dtype)
+    t1 = as_float_array(t1, dtype)
     if t0.ndim or t1.ndim:
         raise ValueError("t0 and t1 must be scalars")
     _check_times(t0, t1)
@@ -167,7 +167,7 @@ def _simulate_streams(
         mode, ts = "final", None
     else:
         mode = "grid"
-        ts = as_float_array(save_at).astype(dtype)
+        ts = as_float_array(save_at, dtype)
         _check_save_at(ts, t0, t1)
     if max_steps is None:
         max_steps = DEFAULT_MAX_STEPS_EVENTS if mode == "events" else DEFAULT_MAX_STEPS_GRID
@@ -176,24 +176,19 @@ def _simulate_streams(
         raise ValueError(
             f"x0 has {x0.shape[0]} initial states for {batch} trajectories"
         )
-    x0 = jnp.broadcast_to(x0, (batch, network.n_species))
     if isinstance(solver, AbstractApproximateSolver) and mode == "events":
         raise ValueError(
             f"{type(solver).__name__} records no event list: pass save_at=ts or 'final'"
         )
     local_devices = jax.local_devices()
-    devices = len(local_devices)
-    if devices == 1 or batch < devices:
-        return _run(words, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), None)
-    # One shard of the ensemble per device: pad to a multiple of the device count.
-    pad = (-batch) % devices
-    indices = jnp.concatenate([indices, indices[:pad]])
-    x0 = jnp.concatenate([x0, x0[:pad]])
-    mesh = jax.sharding.Mesh(
-        np.asarray(local_devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
-    )
-    results = _run(words, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh)
-    return jax.tree.map(lambda leaf: leaf[:batch], results) if pad else results
+    mesh = None
+    if len(local_devices) > 1 and batch >= len(local_devices):
+        # One shard of the ensemble per device: pad to a multiple of the device count.
+        indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
+        mesh = jax.sharding.Mesh(
+            np.asarray(local_devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
+        )
+    return _run(key, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh, batch)
 
 
 def _warn(overflow: np.ndarray) -> None:
@@ -215,8 +210,18 @@ def _warn_on_overflow(overflow: Array) -> None:
 
 
 @eqx.filter_jit
-def _run(words, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh):
-    """Compiled entry point: the whole batch on one device, or one shard per device."""
+def _run(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch):
+    """Compiled entry point: the whole batch on one device, or one shard per device.
+
+    ``indices`` may be padded to a multiple of the device count; the first ``batch``
+    trajectories are returned. Everything here is traced, so a first call compiles once.
+    """
+    words = _random.key_words(key)
+    padded = indices.shape[0]
+    if x0.ndim == 1:
+        x0 = jnp.broadcast_to(x0, (padded, x0.shape[0]))
+    else:
+        x0 = jnp.concatenate([x0, x0[: padded - batch]])
 
     def local(indices, x0, words, network, t0, t1, ts):
         streams = jax.vmap(_random.seed, in_axes=(None, 0))(words, indices)
@@ -229,13 +234,14 @@ def _run(words, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh)
     if mesh is None:
         return local(*args)
     sharded, replicated = P("trajectories"), P()
-    return jax.shard_map(
+    results = jax.shard_map(
         local,
         mesh=mesh,
         in_specs=(sharded, sharded) + (replicated,) * 5,
         out_specs=sharded,
         check_vma=False,
     )(*args)
+    return jax.tree.map(lambda leaf: leaf[:batch], results) if padded > batch else results
 
 
 def _exact_loop(
