@@ -1,0 +1,46 @@
+"""jumpax: ``jx.simulate`` called exactly as a user would (it compiles itself).
+
+Events are counted by jumpax (``results.n_steps``). Event-list mode uses a buffer of
+``model.max_steps`` (1.3x the expected events per trajectory).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from . import jaxcommon
+from .harness import Adapter as BaseAdapter
+from .harness import Summary
+from .models import Model
+
+
+class Adapter(BaseAdapter):
+    """Runs ``jumpax.simulate`` with ``save_at`` = None / a 101-point grid / ``"final"``."""
+
+    name = "jumpax"
+
+    def setup(self, model: Model, mode: str) -> None:
+        import jumpax as jx
+
+        self.jx = jx
+        self.model = model
+        self.network = jx.ReactionNetwork(
+            [jx.Reaction(r.equation(), r.k) for r in model.reactions], species=model.species
+        )
+        self.x0 = dict(model.x0)
+        self.save_at = {"events": None, "grid": jnp.asarray(model.grid()), "final": "final"}[mode]
+        self.max_steps = model.max_steps if mode == "events" else None
+
+    def run(self, n: int, seed: int) -> Summary:
+        res = self.jx.simulate(
+            jax.random.key(seed), self.network, self.x0, self.model.t1, save_at=self.save_at,
+            max_steps=self.max_steps, num_trajectories=n,
+        )
+        res = jax.block_until_ready(res)
+        if bool(jnp.any(res.overflow)):
+            raise RuntimeError("jumpax: some trajectories overflowed max_steps")
+        obs = res.x[..., self.model.observable_index]
+        if obs.ndim == 2:  # event list or grid: the last row is the state at t1
+            obs = obs[:, -1]
+        return jaxcommon.summarize(obs, res.n_steps)

@@ -1,0 +1,164 @@
+"""The benchmark models, written once in a tool-neutral form.
+
+Every adapter translates a :class:`Model` into its own tool's API. Rate constants follow the
+jumpax mass-action convention: the propensity of a reaction with reactant coefficients ``s_i``
+is ``k * prod_i C(x_i, s_i)`` (so ``2 P -> D`` with ``k = 0.001`` fires at ``0.0005 P (P-1)``).
+Adapters for tools with another convention convert (see ``gillespy2_adapter``).
+
+Only the standard library and numpy are used here, so the orchestrator can import this module
+outside the benchmark environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+N_GRID = 101
+"""Number of save points in grid mode (``linspace(0, t1, N_GRID)``)."""
+
+
+@dataclass(frozen=True)
+class Rxn:
+    """One reaction: ``reactants`` and ``products`` map species names to coefficients."""
+
+    reactants: dict[str, int]
+    products: dict[str, int]
+    k: float
+
+    def equation(self) -> str:
+        """The reaction as a jumpax/stochastix string, e.g. ``"2 P -> D"``."""
+
+        def side(terms: dict[str, int]) -> str:
+            if not terms:
+                return "0"
+            return " + ".join(name if c == 1 else f"{c} {name}" for name, c in terms.items())
+
+        return f"{side(self.reactants)} -> {side(self.products)}"
+
+    def change(self, species: tuple[str, ...]) -> list[int]:
+        """Net change of every species when the reaction fires."""
+        return [self.products.get(s, 0) - self.reactants.get(s, 0) for s in species]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A reaction network with its initial state, horizon and a checked observable."""
+
+    name: str
+    species: tuple[str, ...]
+    reactions: tuple[Rxn, ...]
+    x0: dict[str, int]
+    t1: float
+    expected_events: float
+    """Approximate events per trajectory, used to size event buffers and time caps."""
+    observable: str
+    """Species whose mean count at ``t1`` is compared between tools."""
+    analytic_mean: float | None = None
+    """Exact mean of ``observable`` at ``t1`` where known."""
+    description: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def x0_vector(self) -> list[int]:
+        """Initial counts in species order."""
+        return [int(self.x0.get(s, 0)) for s in self.species]
+
+    @property
+    def observable_index(self) -> int:
+        """Position of the observable in ``species``."""
+        return self.species.index(self.observable)
+
+    @property
+    def max_steps(self) -> int:
+        """Event buffer length: 1.3x the expected events, plus slack for small counts."""
+        return int(1.3 * self.expected_events) + 100
+
+    def grid(self) -> np.ndarray:
+        """The save points of grid mode."""
+        return np.linspace(0.0, self.t1, N_GRID)
+
+    def stoichiometry(self) -> np.ndarray:
+        """Net change matrix, shape ``(n_reactions, n_species)``."""
+        return np.array([r.change(self.species) for r in self.reactions], dtype=np.int64)
+
+
+def birth_death() -> Model:
+    """``0 -> X`` at 10, ``X -> 0`` at 0.1 per molecule; X(0) = 0, t1 = 1000."""
+    return Model(
+        name="birth-death",
+        species=("X",),
+        reactions=(Rxn({}, {"X": 1}, 10.0), Rxn({"X": 1}, {}, 0.1)),
+        x0={"X": 0},
+        t1=1000.0,
+        expected_events=20_000.0,
+        observable="X",
+        analytic_mean=100.0 * (1.0 - np.exp(-0.1 * 1000.0)),
+        description="0 -> X (10), X -> 0 (0.1 X); X0 = 0, t1 = 1000",
+    )
+
+
+def dimerisation() -> Model:
+    """``2P -> D`` at propensity ``0.0005 P (P-1)``, ``D -> 2P`` at 0.5 D; P(0) = 301, t1 = 10."""
+    return Model(
+        name="dimerisation",
+        species=("P", "D"),
+        reactions=(Rxn({"P": 2}, {"D": 1}, 0.001), Rxn({"D": 1}, {"P": 2}, 0.5)),
+        x0={"P": 301, "D": 0},
+        t1=10.0,
+        expected_events=500.0,
+        observable="P",
+        description="2P -> D (0.0005 P(P-1)), D -> 2P (0.5 D); P0 = 301, t1 = 10",
+    )
+
+
+CHAIN_MOLECULES = 100
+CHAIN_HOP_RATE = 1.0
+CHAIN_T1 = 5.0
+
+
+def chain(compartments: int) -> Model:
+    """A 1-D diffusion chain ``X_i <-> X_{i+1}`` (``2 (compartments - 1)`` reactions).
+
+    All ``CHAIN_MOLECULES`` molecules start in ``X0``; each hops to either neighbour at
+    ``CHAIN_HOP_RATE`` (reflecting ends). The observable is ``X0``; its mean at ``t1`` is
+    ``N * [exp(Q t1)]_{00}`` for the single-molecule generator ``Q``.
+    """
+    species = tuple(f"X{i}" for i in range(compartments))
+    reactions = []
+    for i in range(compartments - 1):
+        reactions.append(Rxn({species[i]: 1}, {species[i + 1]: 1}, CHAIN_HOP_RATE))
+        reactions.append(Rxn({species[i + 1]: 1}, {species[i]: 1}, CHAIN_HOP_RATE))
+    generator = np.zeros((compartments, compartments))
+    for i in range(compartments - 1):
+        generator[i, i + 1] = generator[i + 1, i] = CHAIN_HOP_RATE
+    generator -= np.diag(generator.sum(axis=1))
+    eigenvalues, vectors = np.linalg.eigh(generator)  # symmetric generator
+    p00 = float((vectors[0] ** 2) @ np.exp(eigenvalues * CHAIN_T1))
+    # Each molecule hops at total rate 2 (1 at the ends): about 2 * N * t1 events.
+    return Model(
+        name=f"chain-{compartments}",
+        species=species,
+        reactions=tuple(reactions),
+        x0={species[0]: CHAIN_MOLECULES},
+        t1=CHAIN_T1,
+        expected_events=2.0 * CHAIN_MOLECULES * CHAIN_HOP_RATE * CHAIN_T1,
+        observable=species[0],
+        analytic_mean=CHAIN_MOLECULES * p00,
+        description=(
+            f"diffusion chain, {compartments} compartments, {2 * (compartments - 1)} reactions; "
+            f"{CHAIN_MOLECULES} molecules start in X0, hop rate {CHAIN_HOP_RATE}, t1 = {CHAIN_T1}"
+        ),
+    )
+
+
+def get_model(name: str) -> Model:
+    """Looks a model up by name (``birth-death``, ``dimerisation``, ``chain-<M>``)."""
+    if name == "birth-death":
+        return birth_death()
+    if name == "dimerisation":
+        return dimerisation()
+    if name.startswith("chain-"):
+        return chain(int(name.split("-", 1)[1]))
+    raise ValueError(f"unknown model {name!r}")
