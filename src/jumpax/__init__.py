@@ -9,6 +9,8 @@ from . import (
     models,
     regularizers,
     sbml,
+    systems_continuous,
+    tau_leaping,
     transitions,
     value_losses,
 )
@@ -37,6 +39,8 @@ from .sbml import load_sbml, to_sbml
 from .simulate import OverflowWarning, simulate
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
 from .systems import StochasticModel
+from .systems_continuous import LangevinModel, MeanFieldModel
+from .tau_leaping import TauLeaping
 from .transitions import TransitionBatch
 
 __version__ = "0.1.0"
@@ -55,7 +59,9 @@ __all__ = [
     "HillActivation",
     "HillRepression",
     "KLDivRegularizer",
+    "LangevinModel",
     "MassAction",
+    "MeanFieldModel",
     "MichaelisMenten",
     "ModelUpdater",
     "OverflowWarning",
@@ -67,6 +73,7 @@ __all__ = [
     "StochasticModel",
     "StochasticRewardFunction",
     "StochasticTransitionModel",
+    "TauLeaping",
     "TimeEvent",
     "TransitionBatch",
     "TransitionModel",
@@ -80,6 +87,8 @@ __all__ = [
     "regularizers",
     "sbml",
     "simulate",
+    "systems_continuous",
+    "tau_leaping",
     "to_sbml",
     "transitions",
     "value_losses",

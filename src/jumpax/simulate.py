@@ -100,8 +100,9 @@ def simulate(
             ``num_trajectories`` also ``(num_trajectories, n_species)``.
         t1: the end time (traced: changing it never recompiles).
         t0: the start time.
-        solver: the exact event sampler, :class:`~jumpax.Direct` (default) or
-            :class:`~jumpax.FirstReaction`.
+        solver: an exact solver, :class:`~jumpax.Direct` (default),
+            :class:`~jumpax.FirstReaction` or the pathwise :class:`~jumpax.GumbelSoftmaxDirect`,
+            or the approximate :class:`~jumpax.TauLeaping` (grid and final modes only).
         save_at: ``None`` for the event list (every event; what ``log_prob`` and the
             REINFORCE losses consume), an increasing array of times in ``[t0, t1]`` for grid
             mode (memory independent of the number of events), or ``"final"`` for the state at
