@@ -137,18 +137,20 @@ def simulate(
             )
     indices = np.arange(first_trajectory, first_trajectory + (num_trajectories or 1))
     results = _simulate_streams(
-        key, indices.astype(np.uint32), network, x0, t1, t0, solver, save_at, max_steps
+        key, indices.astype(np.uint32), network, x0, t1, t0, solver, save_at, max_steps,
+        single=num_trajectories is None,
     )
-    if num_trajectories is None:
-        results = jax.tree.map(lambda leaf: leaf[0], results)
     _warn_on_overflow(results.overflow)
     return results
 
 
 def _simulate_streams(
-    key, indices, network, x0, t1, t0, solver, save_at, max_steps
+    key, indices, network, x0, t1, t0, solver, save_at, max_steps, single=False
 ) -> SimulationResults:
-    """Validates the arguments and simulates trajectories ``indices`` of the key's ensemble."""
+    """Validates the arguments and simulates trajectories ``indices`` of the key's ensemble.
+
+    With ``single``, the one trajectory is returned without the trajectory axis.
+    """
     _check_positive_int("max_steps", max_steps)
     if not isinstance(solver, AbstractSolver | AbstractApproximateSolver):
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
@@ -189,7 +191,9 @@ def _simulate_streams(
         mesh = jax.sharding.Mesh(
             np.asarray(local_devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
         )
-    return _run(key, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh, batch)
+    return _run(
+        key, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh, batch, single
+    )
 
 
 def _warn(overflow: np.ndarray) -> None:
@@ -211,18 +215,27 @@ def _warn_on_overflow(overflow: Array) -> None:
 
 
 @eqx.filter_jit
-def _run(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch):
+def _run(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch, single):
     """Compiled entry point: the whole batch on one device, or one shard per device.
 
     ``indices`` may be padded to a multiple of the device count; the first ``batch``
-    trajectories are returned. Everything here is traced, so a first call compiles once.
+    trajectories are returned (the first alone, unbatched, with ``single``). Everything here is
+    traced, so a first call compiles once and later calls dispatch one computation.
     """
+    results = _run_padded(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh)
+    if single:
+        return jax.tree.map(lambda leaf: leaf[0], results)
+    return jax.tree.map(lambda leaf: leaf[:batch], results) if indices.shape[0] > batch else results
+
+
+def _run_padded(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh):
+    """All (possibly padded) trajectories of ``indices``."""
     words = _random.key_words(key)
     padded = indices.shape[0]
     if x0.ndim == 1:
         x0 = jnp.broadcast_to(x0, (padded, x0.shape[0]))
     else:
-        x0 = jnp.concatenate([x0, x0[: padded - batch]])
+        x0 = jnp.concatenate([x0, x0[: padded - x0.shape[0]]])
 
     def local(indices, x0, words, network, t0, t1, ts):
         streams = jax.vmap(_random.seed, in_axes=(None, 0))(words, indices)
@@ -235,14 +248,13 @@ def _run(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, b
     if mesh is None:
         return local(*args)
     sharded, replicated = P("trajectories"), P()
-    results = jax.shard_map(
+    return jax.shard_map(
         local,
         mesh=mesh,
         in_specs=(sharded, sharded) + (replicated,) * 5,
         out_specs=sharded,
         check_vma=False,
     )(*args)
-    return jax.tree.map(lambda leaf: leaf[:batch], results) if padded > batch else results
 
 
 def _exact_loop(
