@@ -208,3 +208,13 @@ def test_identical_networks_are_equal_pytrees():
     a = jx.models.telegraph()
     b = jx.models.telegraph()
     assert jax.tree.structure(a) == jax.tree.structure(b)
+
+
+def test_builtin_models_accept_traced_rates():
+    x = jnp.array([3.0])
+    value = jax.jit(lambda k: jx.models.birth_death(birth=k).propensities(x)[0])(2.0)
+    assert float(value) == pytest.approx(2.0)
+    grad = jax.grad(lambda k: jx.models.telegraph(k_on=k).propensities(jnp.array([1.0, 0, 0]))[0])
+    assert float(grad(1.0)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="default x0 must be concrete"):
+        jax.jit(lambda n: jx.ReactionNetwork([("A -> 0", 1.0)], x0=n[None]).n_species)(1.0)

@@ -7,6 +7,7 @@ from . import (
     learn,
     model_updaters,
     models,
+    optimization,
     regularizers,
     sbml,
     systems_continuous,
@@ -37,7 +38,13 @@ from .regularizers import EntropyRegularizer, KLDivRegularizer
 from .results import SimulationResults
 from .sbml import load_sbml, to_sbml
 from .simulate import OverflowWarning, simulate
-from .solvers import AbstractApproximateSolver, AbstractSolver, Direct, FirstReaction
+from .solvers import (
+    AbstractApproximateSolver,
+    AbstractSolver,
+    Direct,
+    FirstReaction,
+    GumbelSoftmaxDirect,
+)
 from .systems import StochasticModel
 from .systems_continuous import LangevinModel, MeanFieldModel
 from .tau_leaping import TauLeaping
@@ -56,6 +63,7 @@ __all__ = [
     "EntropyRegularizer",
     "ExpressionKinetics",
     "FirstReaction",
+    "GumbelSoftmaxDirect",
     "HillActivation",
     "HillRepression",
     "KLDivRegularizer",
@@ -84,6 +92,7 @@ __all__ = [
     "load_sbml",
     "model_updaters",
     "models",
+    "optimization",
     "regularizers",
     "sbml",
     "simulate",

@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_arguments(learning)
     learning.set_defaults(handler=learn.main)
 
+    from .fit import add_fit_command
+
+    add_fit_command(commands)
+
     demo = commands.add_parser("demo", help="a short tour of what jumpax does")
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jumpax-demo"))
     demo.set_defaults(handler=_cmd_demo)

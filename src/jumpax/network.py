@@ -228,7 +228,10 @@ class ReactionNetwork(eqx.Module):
         self._check_rules_and_events()
         self.default_x0 = None
         if x0 is not None:
-            self.default_x0 = tuple(float(v) for v in np.asarray(self.as_state(x0)))
+            state = self._checked_state(x0)
+            if not is_concrete(state):
+                raise ValueError("a network's default x0 must be concrete, not a traced value")
+            self.default_x0 = tuple(float(v) for v in np.asarray(state))
 
     def _check_rules_and_events(self) -> None:
         for rule in self.rules:
@@ -345,6 +348,10 @@ class ReactionNetwork(eqx.Module):
             ValueError: for unknown species, a wrong shape, or negative, non-integer or
                 non-finite counts.
         """
+        return as_float_array(self._checked_state(x0), jnp.result_type(float))
+
+    def _checked_state(self, x0: Mapping[str, int] | ArrayLike) -> np.ndarray | Array:
+        """The validated state: a NumPy array when concrete (no device work), else traced."""
         if isinstance(x0, Mapping):
             unknown = [name for name in x0 if name not in self.species]
             if unknown:
@@ -353,11 +360,11 @@ class ReactionNetwork(eqx.Module):
                 )
             values = [x0.get(name, 0) for name in self.species]
             if all(is_concrete(v) for v in values):
-                state = as_float_array(np.asarray(values, dtype=float), jnp.result_type(float))
+                state = np.asarray([np.asarray(v) for v in values], dtype=float)
             else:
                 state = jnp.stack([as_float_array(v, jnp.result_type(float)) for v in values])
         else:
-            state = as_float_array(x0)
+            state = np.asarray(x0, dtype=float) if is_concrete(x0) else x0
         if state.ndim not in (1, 2) or state.shape[-1] != self.n_species:
             raise ValueError(
                 f"x0 must have shape ({self.n_species},) for species {list(self.species)} "
