@@ -45,12 +45,22 @@ def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:
     """
     array = as_float_array(value)
     if is_concrete(array):
-        concrete = np.asarray(array)
-        if not np.all(np.isfinite(concrete)):
-            raise ValueError(f"{name} must be finite, got {concrete}")
-        if np.any(concrete < 0):
-            raise ValueError(f"{name} must be non-negative, got {concrete}")
+        check_host_values(name, np.asarray(array))
     return array
+
+
+def check_host_values(name: str, values: np.ndarray, *, whole: bool = False) -> None:
+    """Checks concrete values are finite and >= 0 (and whole numbers, with ``whole``).
+
+    Raises:
+        ValueError: naming ``name`` and the offending values.
+    """
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must be finite, got {values}")
+    if np.any(values < 0):
+        raise ValueError(f"{name} must be non-negative, got {values}")
+    if whole and np.any(values != np.round(values)):
+        raise ValueError(f"{name} must be whole numbers, got {values}")
 
 
 def check_positive(name: str, value: ArrayLike) -> Array:

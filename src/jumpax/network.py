@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._checks import as_float_array, check_positive, is_concrete
+from ._checks import as_float_array, check_host_values, check_positive, is_concrete
 from .events import AssignmentRule, Assignments, StateEvent, TimeEvent
 from .kinetics import AbstractKinetics, MassAction, mass_action_rates
 
@@ -371,13 +371,7 @@ class ReactionNetwork(eqx.Module):
                 f"(or (n_trajectories, {self.n_species})), got shape {tuple(state.shape)}"
             )
         if is_concrete(state):
-            values = np.asarray(state)
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"x0 must be finite, got {values}")
-            if np.any(values < 0):
-                raise ValueError(f"x0 counts must be non-negative, got {values}")
-            if np.any(values != np.round(values)):
-                raise ValueError(f"x0 counts must be whole numbers, got {values}")
+            check_host_values("x0 counts", np.asarray(state), whole=True)
         return state
 
     # ----------------------------------------------------------------------------- rates
