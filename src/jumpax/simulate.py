@@ -185,7 +185,9 @@ def _simulate_streams(
         )
     local_devices = jax.local_devices()
     mesh = None
-    if len(local_devices) > 1 and batch >= len(local_devices):
+    # Pathwise solvers are differentiated through the loop, which shard_map does not support.
+    pathwise = getattr(solver, "reverse_differentiable", False)
+    if len(local_devices) > 1 and batch >= len(local_devices) and not pathwise:
         # One shard of the ensemble per device: pad to a multiple of the device count.
         indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
         mesh = jax.sharding.Mesh(
