@@ -55,6 +55,9 @@ def test_species_counts(ensemble):
     np.testing.assert_array_equal(ensemble.species_counts("P2"), ensemble.x[..., 1])
     with pytest.raises(ValueError, match="unknown species"):
         ensemble.species_counts("Q")
+    np.testing.assert_array_equal(ensemble.species_counts(-1), ensemble.x[..., 1])
+    with pytest.raises(ValueError, match="out of range"):
+        ensemble.species_counts(2)  # JAX indexing would silently clamp to the last species
 
 
 def test_table_and_files(ensemble, tmp_path):

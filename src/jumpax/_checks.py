@@ -73,3 +73,20 @@ def check_positive(name: str, value: ArrayLike) -> Array:
     if is_concrete(array) and np.any(np.asarray(array) == 0):
         raise ValueError(f"{name} must be positive, got {np.asarray(array)}")
     return array
+
+
+def species_position(names: tuple[str, ...], species: int | str) -> int:
+    """The position of a species given by name or (possibly negative) index.
+
+    Raises:
+        ValueError: for an unknown name or an out-of-range index (JAX indexing would clamp it
+            silently).
+    """
+    if isinstance(species, str):
+        if species not in names:
+            raise ValueError(f"unknown species {species!r}; known: {list(names)}")
+        return names.index(species)
+    index = int(species)
+    if not -len(names) <= index < len(names):
+        raise ValueError(f"species index {index} out of range for {len(names)} species")
+    return index % len(names)

@@ -12,7 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._checks import as_float_array, check_host_values, check_positive, is_concrete
+from ._checks import (
+    as_float_array,
+    check_host_values,
+    check_positive,
+    is_concrete,
+    species_position,
+)
 from .events import AssignmentRule, Assignments, StateEvent, TimeEvent
 from .kinetics import AbstractKinetics, MassAction, mass_action_rates
 
@@ -326,16 +332,7 @@ class ReactionNetwork(eqx.Module):
         Raises:
             ValueError: for an unknown name or an out-of-range index.
         """
-        if isinstance(species, str):
-            if species not in self.species:
-                raise ValueError(f"unknown species {species!r}; known: {list(self.species)}")
-            return self.species.index(species)
-        index = int(species)
-        if not -self.n_species <= index < self.n_species:
-            raise ValueError(
-                f"species index {index} out of range for {self.n_species} species"
-            )
-        return index % self.n_species
+        return species_position(self.species, species)
 
     def as_state(self, x0: Mapping[str, int] | ArrayLike) -> Array:
         """Converts an initial state to a float array of counts in species order.

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from ._checks import species_position
+
 
 class SimulationResults(eqx.Module):
     """Simulated trajectories, as an event list or on a time grid.
@@ -147,12 +149,12 @@ class SimulationResults(eqx.Module):
         return x.var(axis=0, ddof=1)
 
     def species_counts(self, species: int | str) -> Array:
-        """Counts of one species (by name or index): ``x[..., i]``."""
-        if isinstance(species, str):
-            if species not in self.species:
-                raise ValueError(f"unknown species {species!r}; known: {list(self.species)}")
-            species = self.species.index(species)
-        return self.x[..., species]
+        """Counts of one species (by name or index): ``x[..., i]``.
+
+        Raises:
+            ValueError: for an unknown name or an out-of-range index.
+        """
+        return self.x[..., species_position(self.species, species)]
 
     # ----------------------------------------------------------------------------- export
     def to_numpy(self) -> dict[str, np.ndarray]:
