@@ -1,29 +1,14 @@
-"""jumpax: exact stochastic simulation, inference, learning and control of reaction networks."""
+"""jumpax: exact stochastic simulation, inference, learning and control of reaction networks.
 
-from . import (
-    dynamics,
-    expressions,
-    kinetics,
-    learn,
-    model_updaters,
-    models,
-    optimization,
-    regularizers,
-    sbml,
-    systems_continuous,
-    tau_leaping,
-    transitions,
-    value_losses,
-)
-from .dynamics import (
-    ConcatInputs,
-    RewardFunction,
-    StochasticRewardFunction,
-    StochasticTransitionModel,
-    TransitionModel,
-)
+The simulation core is imported with the package; the learning, SBML and continuous-model parts
+(which pull in Gymnasium, optax, python-libsbml and Diffrax) load on first use, so
+``import jumpax`` stays quick.
+"""
+
+import importlib
+
+from . import kinetics, models, tau_leaping
 from .events import AssignmentRule, StateEvent, TimeEvent
-from .expressions import ExpressionKinetics
 from .kinetics import (
     AbstractKinetics,
     Constant,
@@ -32,11 +17,8 @@ from .kinetics import (
     MassAction,
     MichaelisMenten,
 )
-from .model_updaters import ModelUpdater
 from .network import Reaction, ReactionNetwork
-from .regularizers import EntropyRegularizer, KLDivRegularizer
 from .results import SimulationResults
-from .sbml import load_sbml, to_sbml
 from .simulate import OverflowWarning, simulate
 from .solvers import (
     AbstractApproximateSolver,
@@ -46,9 +28,50 @@ from .solvers import (
     GumbelSoftmaxDirect,
 )
 from .systems import StochasticModel
-from .systems_continuous import LangevinModel, MeanFieldModel
 from .tau_leaping import TauLeaping
-from .transitions import TransitionBatch
+
+_LAZY_SUBMODULES = (
+    "dynamics",
+    "expressions",
+    "learn",
+    "model_updaters",
+    "optimization",
+    "regularizers",
+    "sbml",
+    "systems_continuous",
+    "transitions",
+    "value_losses",
+)
+_LAZY_NAMES = {
+    "ConcatInputs": "dynamics",
+    "RewardFunction": "dynamics",
+    "StochasticRewardFunction": "dynamics",
+    "StochasticTransitionModel": "dynamics",
+    "TransitionModel": "dynamics",
+    "ExpressionKinetics": "expressions",
+    "ModelUpdater": "model_updaters",
+    "EntropyRegularizer": "regularizers",
+    "KLDivRegularizer": "regularizers",
+    "load_sbml": "sbml",
+    "to_sbml": "sbml",
+    "LangevinModel": "systems_continuous",
+    "MeanFieldModel": "systems_continuous",
+    "TransitionBatch": "transitions",
+}
+
+
+def __getattr__(name: str):
+    """Imports the lazily loaded submodules and their public names on first access."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

@@ -37,6 +37,18 @@ def as_float_array(value: ArrayLike, dtype: jnp.dtype | None = None) -> Array:
     return jnp.asarray(value, dtype=dtype)
 
 
+def operand_array(value: ArrayLike, dtype: jnp.dtype) -> np.ndarray | Array:
+    """A float argument for a compiled function: NumPy when concrete, else the traced value.
+
+    Concrete values stay on the host, where they can be checked without device work; the
+    compiled function's dispatch transfers them (with a strong dtype, so Python floats and
+    float32 arrays share one compiled signature).
+    """
+    if is_concrete(value):
+        return np.asarray(value, dtype=dtype)
+    return jnp.asarray(value, dtype=dtype)
+
+
 def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:
     """Returns ``value`` as a float array after checking it is finite and >= 0.
 

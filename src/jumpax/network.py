@@ -234,7 +234,7 @@ class ReactionNetwork(eqx.Module):
         self._check_rules_and_events()
         self.default_x0 = None
         if x0 is not None:
-            state = self._checked_state(x0)
+            state = checked_state(species, x0)
             if not is_concrete(state):
                 raise ValueError("a network's default x0 must be concrete, not a traced value")
             self.default_x0 = tuple(float(v) for v in np.asarray(state))
@@ -345,31 +345,7 @@ class ReactionNetwork(eqx.Module):
             ValueError: for unknown species, a wrong shape, or negative, non-integer or
                 non-finite counts.
         """
-        return as_float_array(self._checked_state(x0), jnp.result_type(float))
-
-    def _checked_state(self, x0: Mapping[str, int] | ArrayLike) -> np.ndarray | Array:
-        """The validated state: a NumPy array when concrete (no device work), else traced."""
-        if isinstance(x0, Mapping):
-            unknown = [name for name in x0 if name not in self.species]
-            if unknown:
-                raise ValueError(
-                    f"x0 names unknown species {unknown}; known: {list(self.species)}"
-                )
-            values = [x0.get(name, 0) for name in self.species]
-            if all(is_concrete(v) for v in values):
-                state = np.asarray([np.asarray(v) for v in values], dtype=float)
-            else:
-                state = jnp.stack([as_float_array(v, jnp.result_type(float)) for v in values])
-        else:
-            state = np.asarray(x0, dtype=float) if is_concrete(x0) else x0
-        if state.ndim not in (1, 2) or state.shape[-1] != self.n_species:
-            raise ValueError(
-                f"x0 must have shape ({self.n_species},) for species {list(self.species)} "
-                f"(or (n_trajectories, {self.n_species})), got shape {tuple(state.shape)}"
-            )
-        if is_concrete(state):
-            check_host_values("x0 counts", np.asarray(state), whole=True)
-        return state
+        return as_float_array(checked_state(self.species, x0))
 
     # ----------------------------------------------------------------------------- rates
     def _rates(self, x: Array, exact: bool) -> Array:
@@ -475,3 +451,37 @@ class ReactionNetwork(eqx.Module):
         a_fired = jnp.take_along_axis(a, jnp.where(fired, reactions, 0)[:, None], axis=1)[:, 0]
         log_rate = jnp.where(fired, jnp.log(jnp.where(fired, a_fired, 1.0)), 0.0)
         return log_rate - a.sum(axis=1) * (t[1:] - t[:-1])
+
+
+def checked_state(
+    species: tuple[str, ...], x0: Mapping[str, int] | ArrayLike
+) -> np.ndarray | Array:
+    """A validated state of counts for ``species``, in JAX's default float dtype.
+
+    A NumPy array when concrete (validated on the host, no device work: the simulation entry
+    points pass it straight to their compiled function), else the traced value.
+
+    Raises:
+        ValueError: for unknown species, a wrong shape, or negative, non-integer or
+            non-finite counts.
+    """
+    dtype = jnp.result_type(float)
+    if isinstance(x0, Mapping):
+        unknown = [name for name in x0 if name not in species]
+        if unknown:
+            raise ValueError(f"x0 names unknown species {unknown}; known: {list(species)}")
+        values = [x0.get(name, 0) for name in species]
+        if all(is_concrete(v) for v in values):
+            state = np.asarray([np.asarray(v) for v in values], dtype=dtype)
+        else:
+            state = jnp.stack([as_float_array(v, dtype) for v in values])
+    else:
+        state = np.asarray(x0, dtype=dtype) if is_concrete(x0) else jnp.asarray(x0, dtype)
+    if state.ndim not in (1, 2) or state.shape[-1] != len(species):
+        raise ValueError(
+            f"x0 must have shape ({len(species)},) for species {list(species)} "
+            f"(or (n_trajectories, {len(species)})), got shape {tuple(state.shape)}"
+        )
+    if is_concrete(state):
+        check_host_values("x0 counts", state, whole=True)
+    return state

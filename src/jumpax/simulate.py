@@ -9,6 +9,7 @@ loop and the same random stream, so for the same key they describe the same path
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Literal
 
@@ -20,9 +21,9 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from . import _random
-from ._checks import as_float_array, is_concrete
+from ._checks import is_concrete, operand_array
 from .events import StateEvent, TimeEvent
-from .network import ReactionNetwork
+from .network import ReactionNetwork, checked_state
 from .results import SimulationResults
 from .solvers import AbstractApproximateSolver, AbstractSolver, Direct
 
@@ -128,8 +129,8 @@ def simulate(
     if isinstance(first_trajectory, bool) or not isinstance(first_trajectory, int | np.integer) \
             or first_trajectory < 0:
         raise ValueError(f"first_trajectory must be an integer >= 0, got {first_trajectory!r}")
+    x0 = checked_state(network.species, x0)
     if num_trajectories is None:
-        x0 = network.as_state(x0)
         if x0.ndim == 2:
             raise ValueError(
                 f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
@@ -154,10 +155,10 @@ def _simulate_streams(
     _check_positive_int("max_steps", max_steps)
     if not isinstance(solver, AbstractSolver | AbstractApproximateSolver):
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
-    x0 = network.as_state(x0)
+    x0 = checked_state(network.species, x0)
     dtype = x0.dtype
-    t0 = as_float_array(t0, dtype)
-    t1 = as_float_array(t1, dtype)
+    t0 = operand_array(t0, dtype)
+    t1 = operand_array(t1, dtype)
     if t0.ndim or t1.ndim:
         raise ValueError("t0 and t1 must be scalars")
     _check_times(t0, t1)
@@ -170,7 +171,7 @@ def _simulate_streams(
         mode, ts = "final", None
     else:
         mode = "grid"
-        ts = as_float_array(save_at, dtype)
+        ts = operand_array(save_at, dtype)
         _check_save_at(ts, t0, t1)
     if max_steps is None:
         max_steps = DEFAULT_MAX_STEPS_EVENTS if mode == "events" else DEFAULT_MAX_STEPS_GRID
@@ -190,11 +191,17 @@ def _simulate_streams(
     if len(local_devices) > 1 and batch >= len(local_devices) and not pathwise:
         # One shard of the ensemble per device: pad to a multiple of the device count.
         indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
-        mesh = jax.sharding.Mesh(
-            np.asarray(local_devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
-        )
+        mesh = _ensemble_mesh(tuple(local_devices))
     return _run(
         key, indices, x0, network, t0, t1, ts, solver, mode, int(max_steps), mesh, batch, single
+    )
+
+
+@functools.cache
+def _ensemble_mesh(devices: tuple[jax.Device, ...]) -> jax.sharding.Mesh:
+    """A one-axis mesh over ``devices`` that ensembles are sharded on."""
+    return jax.sharding.Mesh(
+        np.asarray(devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
     )
 
 
@@ -337,13 +344,14 @@ def _exact_loop(
             event_times <= t0, (batch, len(time_events))
         )
     if mode == "events":
-        # Every unfinished trajectory takes one step per iteration, so iteration i writes column
-        # i + 1 of all trajectories at once (finished ones write values the padding replaces
-        # later); a spare last column takes the final iteration, in which nothing fires.
+        # Every unfinished trajectory takes one step per iteration, so iteration i writes
+        # column i + 1 of the trajectories that fire (the others keep what is there). The
+        # buffers have the results' shapes, so padding the rows after each trajectory's last
+        # step at the end can update them in place.
         state["i"] = jnp.zeros((), dtype=jnp.int32)
-        state["xs"] = jnp.zeros((batch, max_steps + 2, n_species), dtype).at[:, 0].set(x0)
-        state["ts"] = jnp.zeros((batch, max_steps + 2), dtype).at[:, 0].set(t_start)
-        state["rs"] = jnp.full((batch, max_steps + 1), -1, dtype=jnp.int32)
+        state["xs"] = jnp.zeros((batch, max_steps + 1, n_species), dtype).at[:, 0].set(x0)
+        state["ts"] = jnp.zeros((batch, max_steps + 1), dtype).at[:, 0].set(t_start)
+        state["rs"] = jnp.full((batch, max_steps), -1, dtype=jnp.int32)
     elif mode == "grid":
         n_times = ts.shape[0]
         state["grid"] = jnp.full((batch, n_times, n_species), jnp.nan, dtype)
@@ -392,11 +400,15 @@ def _exact_loop(
         steps_new = steps + fire
         if mode == "events":
             i = state["i"]
-            state["xs"] = jax.lax.dynamic_update_index_in_dim(state["xs"], x_new, i + 1, 1)
-            state["ts"] = jax.lax.dynamic_update_index_in_dim(state["ts"], t_step, i + 1, 1)
-            state["rs"] = jax.lax.dynamic_update_index_in_dim(
-                state["rs"], jnp.where(fire, code, -1), i, 1
-            )
+            # In the last iteration nothing fires and the column index may be one past the
+            # end (clamped): rewriting the old values there changes nothing.
+            for name, column, value in (("xs", i + 1, x_new), ("ts", i + 1, t_step),
+                                        ("rs", i, code)):
+                old = jax.lax.dynamic_index_in_dim(state[name], column, 1, keepdims=False)
+                mask = fire.reshape(fire.shape + (1,) * (value.ndim - 1))
+                state[name] = jax.lax.dynamic_update_index_in_dim(
+                    state[name], jnp.where(mask, value, old), column, 1
+                )
             state["i"] = i + 1
         tau, r_next, u_next, rng = draw(x_new, state["rng"])
         state["x"] = x_new
@@ -422,10 +434,10 @@ def _exact_loop(
     t1_batch = jnp.broadcast_to(t1, (batch,))
     if mode == "events":
         after_last = jnp.arange(max_steps + 1)[None, :] > steps[:, None]
-        xs = jnp.where(after_last[..., None], x[:, None, :], state["xs"][:, :-1])
-        times = jnp.where(after_last, t1, state["ts"][:, :-1])
+        xs = jnp.where(after_last[..., None], x[:, None, :], state["xs"])
+        times = jnp.where(after_last, t1, state["ts"])
         return SimulationResults(
-            x=xs, t=times, reactions=state["rs"][:, :-1], overflow=overflow, n_steps=steps,
+            x=xs, t=times, reactions=state["rs"], overflow=overflow, n_steps=steps,
             t1=t1_batch, species=network.species,
         )
     if mode == "grid":
