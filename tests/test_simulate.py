@@ -1,5 +1,7 @@
 """The exact simulator: modes, determinism, invariants, errors, ensembles and compilation."""
 
+from contextlib import nullcontext
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,6 +31,30 @@ def test_event_list_layout():
     jumps = np.diff(np.asarray(res.x[: n + 1]), axis=0)
     np.testing.assert_array_equal(jumps, net.stoichiometry[np.asarray(res.reactions[:n])])
 
+
+
+@pytest.mark.parametrize("max_steps", [1, 2, 31, 32, 33, 63, 64, 65, 100, 101])
+def test_event_list_is_a_prefix_of_a_longer_one_at_every_buffer_length(max_steps):
+    # Event lists are copied out in blocks of iterations; every buffer length, whether or not
+    # the trajectories overflow it, must hold exactly the first events of the full path.
+    net = jx.models.birth_death()
+    t1 = 3.0  # 25 to 50 events per trajectory
+    full = jx.simulate(KEY, net, net.x0, t1, max_steps=1000, num_trajectories=6)
+    steps = np.asarray(full.n_steps)
+    overflow = steps >= max_steps  # no room for the padding row at t1 either
+    with pytest.warns(jx.OverflowWarning) if overflow.any() else nullcontext():
+        short = jx.simulate(KEY, net, net.x0, t1, max_steps=max_steps, num_trajectories=6)
+    np.testing.assert_array_equal(np.asarray(short.overflow), overflow)
+    np.testing.assert_array_equal(np.asarray(short.n_steps), np.minimum(steps, max_steps))
+    for i in range(6):
+        n = min(int(steps[i]), max_steps)
+        np.testing.assert_array_equal(short.reactions[i, :n], full.reactions[i, :n])
+        np.testing.assert_array_equal(short.x[i, : n + 1], full.x[i, : n + 1])
+        np.testing.assert_array_equal(short.t[i, : n + 1], full.t[i, : n + 1])
+        if not overflow[i]:  # complete paths: identical including the padding
+            np.testing.assert_array_equal(short.reactions[i], full.reactions[i, :max_steps])
+            np.testing.assert_array_equal(short.x[i], full.x[i, : max_steps + 1])
+            np.testing.assert_array_equal(short.t[i], full.t[i, : max_steps + 1])
 
 @pytest.mark.parametrize("solver", [jx.Direct(), jx.FirstReaction()])
 def test_grid_and_event_list_agree_for_the_same_key(solver):

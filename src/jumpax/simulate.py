@@ -266,6 +266,102 @@ def _run_padded(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, 
     )(*args)
 
 
+_BLOCK = 32
+"""Iterations per block of the event loop (see :class:`_EventList`)."""
+
+
+class _EventList(eqx.Module):
+    """The event-list buffers of a batch, filled with one step of every trajectory per
+    iteration.
+
+    Iteration ``i`` holds step ``i`` of every unfinished trajectory: its state and time go to
+    column ``i + 1`` of ``xs``/``ts`` and its reaction code to column ``i`` of ``rs``. Writing
+    one column of every trajectory would touch one memory page per trajectory, so a block of
+    iterations is staged step-major and copied out at once. The buffers have the results'
+    shapes, so padding them at the end happens in place.
+    """
+
+    xs: Array  # (batch, max_steps + 1, n_species)
+    ts: Array  # (batch, max_steps + 1)
+    rs: Array  # (batch, max_steps)
+    staged_x: Array  # (_BLOCK, batch, n_species)
+    staged_t: Array  # (_BLOCK, batch)
+    staged_r: Array  # (_BLOCK, batch)
+
+    @classmethod
+    def empty(cls, x0: Array, t0: Array, max_steps: int) -> _EventList:
+        batch, n_species = x0.shape
+        dtype = x0.dtype
+        return cls(
+            xs=jnp.zeros((batch, max_steps + 1, n_species), dtype).at[:, 0].set(x0),
+            ts=jnp.zeros((batch, max_steps + 1), dtype).at[:, 0].set(t0),
+            rs=jnp.full((batch, max_steps), -1, dtype=jnp.int32),
+            staged_x=jnp.zeros((_BLOCK, batch, n_species), dtype),
+            staged_t=jnp.zeros((_BLOCK, batch), dtype),
+            staged_r=jnp.full((_BLOCK, batch), -1, dtype=jnp.int32),
+        )
+
+    def record(self, k: Array, x: Array, t: Array, code: Array, fire: Array) -> _EventList:
+        """Stages the ``k``-th iteration of the block: the new state, time and reaction code
+        of the trajectories that fire (what is staged for the others is padded over)."""
+        return eqx.tree_at(
+            lambda e: (e.staged_x, e.staged_t, e.staged_r),
+            self,
+            (
+                jax.lax.dynamic_update_index_in_dim(self.staged_x, x, k, 0),
+                jax.lax.dynamic_update_index_in_dim(self.staged_t, t, k, 0),
+                jax.lax.dynamic_update_index_in_dim(self.staged_r, jnp.where(fire, code, -1), k, 0),
+            ),
+        )
+
+    def flush(self, first: Array, count: Array) -> _EventList:
+        """Copies the ``count`` staged iterations, iterations ``first, first + 1, ...``, into
+        the buffers."""
+        return eqx.tree_at(
+            lambda e: (e.xs, e.ts, e.rs),
+            self,
+            (
+                _copy_block(self.xs, self.staged_x, first + 1, count),
+                _copy_block(self.ts, self.staged_t, first + 1, count),
+                _copy_block(self.rs, self.staged_r, first, count),
+            ),
+        )
+
+    def finish(self, steps: Array, x: Array, t1: Array) -> tuple[Array, Array, Array]:
+        """The results' ``x``, ``t`` and ``reactions``: the rows after each trajectory's last
+        step padded with its final state ``x`` and ``t1``."""
+        after_last = jnp.arange(self.xs.shape[1])[None, :] > steps[:, None]
+        xs = jnp.where(after_last[..., None], x[:, None, :], self.xs)
+        ts = jnp.where(after_last, t1, self.ts)
+        return xs, ts, self.rs
+
+
+def _copy_block(buffer: Array, staged: Array, column: Array, count: Array) -> Array:
+    """Writes ``staged[:count]`` (step-major) to columns ``column, column + 1, ...`` of
+    ``buffer`` (trajectory-major) with one block write.
+
+    Near the end of the buffer the block is moved left to fit, keeping what the columns
+    before ``column`` hold; columns past the end are dropped (the final iteration, in which
+    nothing fires, can stage one).
+    """
+    width = min(staged.shape[0], buffer.shape[1])
+    start = jnp.minimum(column, buffer.shape[1] - width)
+    positions = start + jnp.arange(width) - column
+    new = (positions >= 0) & (positions < count)
+    rows = jnp.take(staged, jnp.clip(positions, 0, staged.shape[0] - 1), axis=0)
+    new = new.reshape((1, width) + (1,) * (buffer.ndim - 2))
+    block = jnp.where(new, rows.swapaxes(0, 1), jax.lax.dynamic_slice_in_dim(buffer, start, width, 1))
+    return jax.lax.dynamic_update_slice_in_dim(buffer, block, start, 1)
+
+
+def _while(cond, body, state, bound: int | None):
+    """``lax.while_loop``, or with a ``bound`` the checkpointed loop reverse-mode gradients
+    can flow through."""
+    if bound is None:
+        return jax.lax.while_loop(cond, body, state)
+    return eqx.internal.while_loop(cond, body, state, max_steps=bound, kind="checkpointed")
+
+
 def _exact_loop(
     streams: Array,
     network: ReactionNetwork,
@@ -344,14 +440,8 @@ def _exact_loop(
             event_times <= t0, (batch, len(time_events))
         )
     if mode == "events":
-        # Every unfinished trajectory takes one step per iteration, so iteration i writes
-        # column i + 1 of the trajectories that fire (the others keep what is there). The
-        # buffers have the results' shapes, so padding the rows after each trajectory's last
-        # step at the end can update them in place.
+        state["events"] = _EventList.empty(x0, t_start, max_steps)
         state["i"] = jnp.zeros((), dtype=jnp.int32)
-        state["xs"] = jnp.zeros((batch, max_steps + 1, n_species), dtype).at[:, 0].set(x0)
-        state["ts"] = jnp.zeros((batch, max_steps + 1), dtype).at[:, 0].set(t_start)
-        state["rs"] = jnp.full((batch, max_steps), -1, dtype=jnp.int32)
     elif mode == "grid":
         n_times = ts.shape[0]
         state["grid"] = jnp.full((batch, n_times, n_species), jnp.nan, dtype)
@@ -399,17 +489,9 @@ def _exact_loop(
         x_new = jnp.where(fire[:, None], x_new, x)
         steps_new = steps + fire
         if mode == "events":
-            i = state["i"]
-            # In the last iteration nothing fires and the column index may be one past the
-            # end (clamped): rewriting the old values there changes nothing.
-            for name, column, value in (("xs", i + 1, x_new), ("ts", i + 1, t_step),
-                                        ("rs", i, code)):
-                old = jax.lax.dynamic_index_in_dim(state[name], column, 1, keepdims=False)
-                mask = fire.reshape(fire.shape + (1,) * (value.ndim - 1))
-                state[name] = jax.lax.dynamic_update_index_in_dim(
-                    state[name], jnp.where(mask, value, old), column, 1
-                )
-            state["i"] = i + 1
+            k = state["i"] % _BLOCK
+            state["events"] = state["events"].record(k, x_new, t_step, code, fire)
+            state["i"] = state["i"] + 1
         tau, r_next, u_next, rng = draw(x_new, state["rng"])
         state["x"] = x_new
         if state_events:
@@ -421,23 +503,31 @@ def _exact_loop(
         state["rng"] = jnp.where(fire[:, None], rng, state["rng"])
         return state
 
-    if solver.reverse_differentiable:
-        # A bounded, checkpointed loop lets reverse-mode gradients flow through the path.
-        bound = max_steps + 2 + (0 if ts is None else ts.shape[0])
-        state = eqx.internal.while_loop(
-            lambda s: ~jnp.all(s["done"]), body, state, max_steps=bound, kind="checkpointed"
+    def block(state: dict) -> dict:
+        """Up to ``_BLOCK`` iterations, then the event list's staged block copied out."""
+        first = state["i"]
+        state = _while(
+            lambda s: ~jnp.all(s["done"]) & (s["i"] - first < _BLOCK), body, state,
+            _BLOCK if bound else None,
         )
+        state["events"] = state["events"].flush(first, state["i"] - first)
+        return state
+
+    # A bounded, checkpointed loop lets reverse-mode gradients flow through the path.
+    bound = max_steps + 2 + (0 if ts is None else ts.shape[0])
+    bound = bound if solver.reverse_differentiable else None
+    if mode == "events":
+        state = _while(lambda s: ~jnp.all(s["done"]), block, state,
+                       bound // _BLOCK + 2 if bound else None)
     else:
-        state = jax.lax.while_loop(lambda s: ~jnp.all(s["done"]), body, state)
+        state = _while(lambda s: ~jnp.all(s["done"]), body, state, bound)
 
     steps, overflow, x = state["steps"], state["overflow"], state["x"]
     t1_batch = jnp.broadcast_to(t1, (batch,))
     if mode == "events":
-        after_last = jnp.arange(max_steps + 1)[None, :] > steps[:, None]
-        xs = jnp.where(after_last[..., None], x[:, None, :], state["xs"])
-        times = jnp.where(after_last, t1, state["ts"])
+        xs, times, reactions = state["events"].finish(steps, x, t1)
         return SimulationResults(
-            x=xs, t=times, reactions=state["rs"], overflow=overflow, n_steps=steps,
+            x=xs, t=times, reactions=reactions, overflow=overflow, n_steps=steps,
             t1=t1_batch, species=network.species,
         )
     if mode == "grid":
