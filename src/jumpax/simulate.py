@@ -271,8 +271,7 @@ _BLOCK = 32
 
 
 class _EventList(eqx.Module):
-    """The event-list buffers of a batch, filled with one step of every trajectory per
-    iteration.
+    """The event-list buffers of a batch, filled one step of every trajectory at a time.
 
     Iteration ``i`` holds step ``i`` of every unfinished trajectory: its state and time go to
     column ``i + 1`` of ``xs``/``ts`` and its reaction code to column ``i`` of ``rs``. Writing
@@ -302,8 +301,11 @@ class _EventList(eqx.Module):
         )
 
     def record(self, k: Array, x: Array, t: Array, code: Array, fire: Array) -> _EventList:
-        """Stages the ``k``-th iteration of the block: the new state, time and reaction code
-        of the trajectories that fire (what is staged for the others is padded over)."""
+        """Stages the ``k``-th iteration of the block.
+
+        It holds the new state, time and reaction code of the trajectories that fire; what is
+        staged for the others is padded over.
+        """
         return eqx.tree_at(
             lambda e: (e.staged_x, e.staged_t, e.staged_r),
             self,
@@ -315,8 +317,7 @@ class _EventList(eqx.Module):
         )
 
     def flush(self, first: Array, count: Array) -> _EventList:
-        """Copies the ``count`` staged iterations, iterations ``first, first + 1, ...``, into
-        the buffers."""
+        """Copies the ``count`` staged iterations ``first, first + 1, ...`` to the buffers."""
         return eqx.tree_at(
             lambda e: (e.xs, e.ts, e.rs),
             self,
@@ -328,8 +329,11 @@ class _EventList(eqx.Module):
         )
 
     def finish(self, steps: Array, x: Array, t1: Array) -> tuple[Array, Array, Array]:
-        """The results' ``x``, ``t`` and ``reactions``: the rows after each trajectory's last
-        step padded with its final state ``x`` and ``t1``."""
+        """The results' ``x``, ``t`` and ``reactions``.
+
+        The rows after each trajectory's last step are padded with its final state ``x``
+        and ``t1``.
+        """
         after_last = jnp.arange(self.xs.shape[1])[None, :] > steps[:, None]
         xs = jnp.where(after_last[..., None], x[:, None, :], self.xs)
         ts = jnp.where(after_last, t1, self.ts)
@@ -337,9 +341,9 @@ class _EventList(eqx.Module):
 
 
 def _copy_block(buffer: Array, staged: Array, column: Array, count: Array) -> Array:
-    """Writes ``staged[:count]`` (step-major) to columns ``column, column + 1, ...`` of
-    ``buffer`` (trajectory-major) with one block write.
+    """Writes ``staged[:count]`` (step-major) to columns ``column, ...`` of ``buffer``.
 
+    ``buffer`` is trajectory-major; it takes one block write.
     Near the end of the buffer the block is moved left to fit, keeping what the columns
     before ``column`` hold; columns past the end are dropped (the final iteration, in which
     nothing fires, can stage one).
@@ -350,13 +354,13 @@ def _copy_block(buffer: Array, staged: Array, column: Array, count: Array) -> Ar
     new = (positions >= 0) & (positions < count)
     rows = jnp.take(staged, jnp.clip(positions, 0, staged.shape[0] - 1), axis=0)
     new = new.reshape((1, width) + (1,) * (buffer.ndim - 2))
-    block = jnp.where(new, rows.swapaxes(0, 1), jax.lax.dynamic_slice_in_dim(buffer, start, width, 1))
+    old = jax.lax.dynamic_slice_in_dim(buffer, start, width, 1)
+    block = jnp.where(new, rows.swapaxes(0, 1), old)
     return jax.lax.dynamic_update_slice_in_dim(buffer, block, start, 1)
 
 
 def _while(cond, body, state, bound: int | None):
-    """``lax.while_loop``, or with a ``bound`` the checkpointed loop reverse-mode gradients
-    can flow through."""
+    """``lax.while_loop``; with a ``bound``, the checkpointed loop gradients can flow through."""
     if bound is None:
         return jax.lax.while_loop(cond, body, state)
     return eqx.internal.while_loop(cond, body, state, max_steps=bound, kind="checkpointed")
