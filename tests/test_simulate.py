@@ -1,5 +1,6 @@
 """The exact simulator: modes, determinism, invariants, errors, ensembles and compilation."""
 
+import importlib
 from contextlib import nullcontext
 
 import jax
@@ -230,3 +231,53 @@ def test_stochastic_model():
     assert res.x.shape == (3, 2, 1)
     with pytest.raises(ValueError, match="no end time"):
         jx.StochasticModel(net)(KEY, net.x0)
+
+
+def _second_order_chain(n_species: int) -> jx.ReactionNetwork:
+    reactions = []
+    for i in range(n_species - 1):
+        a, b = f"A{i}", f"A{i + 1}"
+        reactions += [jx.Reaction(f"{a} -> {b}", 1.0), jx.Reaction(f"{b} -> {a}", 0.5),
+                      jx.Reaction(f"2 {a} -> 2 {b}", 0.01 * (i + 1))]
+    return jx.ReactionNetwork(reactions, volume=2.0)
+
+
+def test_sparse_propensity_updates_give_the_dense_paths_bit_for_bit(monkeypatch):
+    simulate_module = importlib.import_module("jumpax.simulate")
+    net = _second_order_chain(20)  # 57 reactions, each firing changes at most 9 propensities
+    assert simulate_module._sparse_pays(net)
+    dependents = net.propensity_dependents()
+    x = jnp.arange(20.0) % 4
+    for r in range(net.n_reactions):
+        changed = net.stoichiometry[r] != 0
+        reading = np.flatnonzero((net.reactant_matrix[:, changed] > 0).any(axis=1))
+        assert set(dependents[r]) == set(reading)
+        np.testing.assert_array_equal(net.propensities_of(x, jnp.asarray(dependents[r])),
+                                      net.propensities(x)[dependents[r]])
+
+    def run():
+        return [jx.simulate(KEY, net, {"A0": 60, "A5": 30}, 3.0, save_at=save_at, max_steps=2000,
+                            num_trajectories=8) for save_at in (None, jnp.linspace(0, 3, 7))]
+
+    sparse = run()
+    monkeypatch.setattr(simulate_module, "SPARSE_UPDATES_FROM", 10**9)
+    jax.clear_caches()  # the compiled loop reads the threshold when it is traced
+    dense = run()
+    jax.clear_caches()
+    assert int(sparse[0].n_steps.min()) > 100
+    for a, b in zip(sparse, dense, strict=True):
+        for name in ("x", "t", "reactions", "n_steps"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_networks_whose_events_can_change_any_propensity_update_them_all():
+    net = _second_order_chain(20)
+    rules = jx.ReactionNetwork(net.reactions, (*net.species, "Y"), volume=2.0,
+                               rules=[jx.AssignmentRule("Y", lambda x: x[2])])
+    hill = jx.ReactionNetwork(
+        [*net.reactions, jx.Reaction("A0 -> A1", jx.HillActivation("A9", 1.0, 5.0, 2.0))]
+    )
+    assert net.propensity_dependents() is not None
+    assert rules.propensity_dependents() is None and hill.propensity_dependents() is None
+    with pytest.raises(ValueError, match="mass action"):
+        hill.propensities_of(jnp.zeros(20), jnp.array([0]))

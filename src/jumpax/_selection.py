@@ -20,10 +20,15 @@ TWO_LEVEL_FROM = 24
 
 
 def _first_above(cumulative: Array, weights: Array, target: Array) -> Array:
-    """First index with ``cumulative > target``, else the last index with positive weight."""
-    above = cumulative > target
-    last_positive = weights.shape[0] - 1 - jnp.argmax((weights > 0)[::-1])
-    return jnp.where(jnp.any(above), jnp.argmax(above), last_positive)
+    """First index with ``cumulative > target``, else the last index with positive weight.
+
+    ``cumulative`` is non-decreasing, so the first index above the target is the number of
+    entries at or below it: one sum instead of an arg-max, which vectorises better.
+    """
+    n = cumulative.shape[0]
+    count = jnp.sum(cumulative <= target, dtype=jnp.int32)
+    last_positive = jnp.max(jnp.where(weights > 0, jnp.arange(n, dtype=jnp.int32), 0))
+    return jnp.where(count < n, count, last_positive)
 
 
 def select(a: Array, target: Array) -> Array:

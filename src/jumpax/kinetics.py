@@ -70,7 +70,13 @@ class AbstractKinetics(eqx.Module):
 
 
 def mass_action_rates(
-    ks: Array, reactants: Sequence[Reactants], x: Array, volume: Array, *, exact: bool = True
+    ks: Array,
+    reactants: Sequence[Reactants],
+    x: Array,
+    volume: Array,
+    *,
+    exact: bool = True,
+    which: Array | None = None,
 ) -> Array:
     """Mass-action rates of several reactions at once (one gather, no per-reaction graph).
 
@@ -81,9 +87,11 @@ def mass_action_rates(
         volume: the system volume.
         exact: ``True`` for the stochastic propensity ``k V^(1-m) prod_i C(x_i, s_i)``
             (falling factorials), ``False`` for the ODE limit ``k V^(1-m) prod_i x_i^s_i / s_i!``.
+        which: positions (an int array) of the reactions wanted, default all. Each rate is
+            computed by the same arithmetic either way, so the values agree bit for bit.
 
     Returns:
-        ``(n,)`` rates.
+        ``(n,)`` rates, or one per entry of ``which``.
     """
     slots = max(1, max(len(r) for r in reactants))
     index = np.zeros((len(reactants), slots), dtype=np.int32)
@@ -93,14 +101,18 @@ def mass_action_rates(
             index[j, slot], coefficient[j, slot] = i, s
     order = coefficient.sum(axis=1)
     scale = ks * volume ** jnp.asarray(1 - order, dtype=x.dtype)
+    highest = int(coefficient.max(initial=0))
+    if which is not None:
+        scale, index, coefficient = scale[which], jnp.asarray(index)[which], \
+            jnp.asarray(coefficient)[which]
     counts = x[index]
     terms = jnp.ones_like(counts)
-    for m in range(int(coefficient.max(initial=0))):
+    for m in range(highest):
         # factor m of the falling factorial (x - m) / (m + 1), only where the coefficient > m
         active = coefficient > m
         factor = (counts - m if exact else counts) / (m + 1)
         terms = terms * jnp.where(active, factor, 1.0)
-    return scale * jnp.prod(terms, axis=1)
+    return scale * jnp.prod(terms, axis=-1)
 
 
 class MassAction(AbstractKinetics):

@@ -393,6 +393,41 @@ class ReactionNetwork(eqx.Module):
         """
         return self._rates(x, exact=True)
 
+    def propensity_dependents(self) -> np.ndarray | None:
+        """Which propensities each reaction changes, for updating only those after an event.
+
+        Returns:
+            ``(n_reactions, width)`` int32: row ``r`` lists the reactions whose reactants a
+            firing of ``r`` changes (padded by repeating an entry), or ``None`` when a firing
+            can change more than that: kinetics other than mass action (their laws may read
+            any species), assignment rules or events.
+        """
+        if self.rules or self.events or not all(
+            isinstance(r.kinetics, MassAction) for r in self.reactions
+        ):
+            return None
+        changes = self.stoichiometry != 0
+        reads = self.reactant_matrix > 0
+        rows = [np.flatnonzero(reads[:, changes[r]].any(axis=1)) for r in range(self.n_reactions)]
+        rows = [row if row.size else np.array([r]) for r, row in enumerate(rows)]
+        width = max(row.size for row in rows)
+        return np.stack([np.pad(row, (0, width - row.size), mode="edge") for row in rows]).astype(
+            np.int32
+        )
+
+    def propensities_of(self, x: Array, which: Array) -> Array:
+        """Propensities of the reactions at positions ``which`` only (mass-action networks).
+
+        Equal bit for bit to the same entries of :meth:`propensities`.
+
+        Raises:
+            ValueError: if a reaction does not have mass-action kinetics.
+        """
+        if not all(isinstance(r.kinetics, MassAction) for r in self.reactions):
+            raise ValueError("propensities_of needs a network whose reactions are all mass action")
+        ks = jnp.stack([r.kinetics.k for r in self.reactions]).astype(x.dtype)
+        return mass_action_rates(ks, self.reactant_indices, x, self.volume, which=which)
+
     def ode_rates(self, x: Array) -> Array:
         """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""
         return self._rates(x, exact=False)

@@ -270,6 +270,18 @@ _BLOCK = 32
 """Iterations per block of the event loop (see :class:`_EventList`)."""
 
 
+SPARSE_UPDATES_FROM = 24
+"""Mass-action networks with at least this many reactions update propensities sparsely."""
+
+
+def _sparse_pays(network: ReactionNetwork) -> bool:
+    """Whether updating only the changed propensities beats recomputing them all."""
+    if network.n_reactions < SPARSE_UPDATES_FROM:
+        return False
+    dependents = network.propensity_dependents()
+    return dependents is not None and 4 * dependents.shape[1] <= network.n_reactions
+
+
 class _EventList(eqx.Module):
     """The event-list buffers of a batch, filled one step of every trajectory at a time.
 
@@ -393,13 +405,24 @@ def _exact_loop(
 
     n_uniforms = solver.num_uniforms(network.n_reactions)
 
-    def draw(x: Array, rng: Array) -> tuple[Array, Array, Array, Array]:
-        """Next reaction of every trajectory from its own stream: ``(tau, r, u, new rng)``."""
-        rng, u = _random.uniforms(rng, n_uniforms, dtype)
+    # Large mass-action networks keep their propensities and recompute after each event only
+    # those the fired reaction changes (the same arithmetic, so the same values).
+    dependents = network.propensity_dependents() if _sparse_pays(network) else None
+
+    def all_propensities(x: Array) -> Array:
         # The barrier keeps XLA from fusing the propensities into the cumulative sums of the
         # selection, which would recompute them once per reaction (quadratic cost).
-        propensities = jax.lax.optimization_barrier(jax.vmap(network.propensities)(x))
-        tau, r = jax.vmap(solver.sample)(u, propensities)
+        return jax.lax.optimization_barrier(jax.vmap(network.propensities)(x))
+
+    def updated_propensities(a: Array, x: Array, fired: Array) -> Array:
+        which = jnp.asarray(dependents)[fired]
+        fresh = jax.vmap(network.propensities_of)(x, which)
+        return jax.lax.optimization_barrier(a.at[rows[:, None], which].set(fresh))
+
+    def draw(a: Array, rng: Array) -> tuple[Array, Array, Array, Array]:
+        """Next reaction of every trajectory from its own stream: ``(tau, r, u, new rng)``."""
+        rng, u = _random.uniforms(rng, n_uniforms, dtype)
+        tau, r = jax.vmap(solver.sample)(u, a)
         return tau, r, u, rng
 
     def settle(x: Array, armed: Array) -> tuple[Array, Array]:
@@ -425,7 +448,8 @@ def _exact_loop(
     x0 = jax.vmap(network.apply_rules)(x0)
     armed = jnp.array([not e.initial_value for e in state_events], dtype=bool)
     x0, armed = jax.vmap(settle, in_axes=(0, None))(x0, armed)
-    tau, r_next, u_next, rng = draw(x0, streams)
+    a0 = all_propensities(x0)
+    tau, r_next, u_next, rng = draw(a0, streams)
     t_start = jnp.broadcast_to(t0, (batch,))
     state = {
         "x": x0,
@@ -438,6 +462,8 @@ def _exact_loop(
         "done": jnp.zeros(batch, dtype=bool),
         "overflow": jnp.zeros(batch, dtype=bool),
     }
+    if dependents is not None:
+        state["a"] = a0
     if time_events:
         event_times = jnp.stack([e.time for e in time_events]).astype(dtype)
         state["time_events_done"] = jnp.broadcast_to(
@@ -496,7 +522,12 @@ def _exact_loop(
             k = state["i"] % _BLOCK
             state["events"] = state["events"].record(k, x_new, t_step, code, fire)
             state["i"] = state["i"] + 1
-        tau, r_next, u_next, rng = draw(x_new, state["rng"])
+        if dependents is None:
+            a = all_propensities(x_new)
+        else:
+            a = jnp.where(fire[:, None], updated_propensities(state["a"], x_new, code), state["a"])
+            state["a"] = a
+        tau, r_next, u_next, rng = draw(a, state["rng"])
         state["x"] = x_new
         if state_events:
             state["armed"] = jnp.where(fire[:, None], armed_new, state["armed"])
