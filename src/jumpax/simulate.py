@@ -205,8 +205,7 @@ def _ensemble_mesh(devices: tuple[jax.Device, ...]) -> jax.sharding.Mesh:
     )
 
 
-def _warn(overflow: np.ndarray) -> None:
-    count = int(np.sum(overflow))
+def _warn(count: int) -> None:
     if count:
         warnings.warn(
             f"{count} trajectories exhausted the max_steps budget before t1 and are truncated "
@@ -218,9 +217,10 @@ def _warn(overflow: np.ndarray) -> None:
 
 def _warn_on_overflow(overflow: Array) -> None:
     if is_concrete(overflow):
-        _warn(np.asarray(overflow))
+        _warn(int(np.sum(np.asarray(overflow))))
     else:
-        jax.debug.callback(lambda flags: _warn(np.asarray(flags)), overflow)
+        # The count, not the flags: a scalar reaches the host without gathering a sharded array.
+        jax.debug.callback(lambda count: _warn(int(count)), jnp.sum(overflow, dtype=jnp.int32))
 
 
 @eqx.filter_jit
