@@ -274,12 +274,18 @@ SPARSE_UPDATES_FROM = 24
 """Mass-action networks with at least this many reactions update propensities sparsely."""
 
 
-def _sparse_pays(network: ReactionNetwork) -> bool:
-    """Whether updating only the changed propensities beats recomputing them all."""
+def _sparse_dependents(network: ReactionNetwork) -> np.ndarray | None:
+    """The network's propensity dependents, if sparse updates pay off for it, else ``None``.
+
+    They pay off when a firing changes at most a quarter of the propensities of a network
+    with at least ``SPARSE_UPDATES_FROM`` reactions.
+    """
     if network.n_reactions < SPARSE_UPDATES_FROM:
-        return False
+        return None
     dependents = network.propensity_dependents()
-    return dependents is not None and 4 * dependents.shape[1] <= network.n_reactions
+    if dependents is None or 4 * dependents.shape[1] > network.n_reactions:
+        return None
+    return dependents
 
 
 class _EventList(eqx.Module):
@@ -407,7 +413,7 @@ def _exact_loop(
 
     # Large mass-action networks keep their propensities and recompute after each event only
     # those the fired reaction changes (the same arithmetic, so the same values).
-    dependents = network.propensity_dependents() if _sparse_pays(network) else None
+    dependents = _sparse_dependents(network)
 
     def all_propensities(x: Array) -> Array:
         # The barrier keeps XLA from fusing the propensities into the cumulative sums of the
