@@ -8,8 +8,9 @@ Per size:
 
 * ``first_s``: the first call at this size (includes compilation for tools that compile per
   shape, as the JAX tools do).
-* ``steady_s``: the best of repeated calls adding up to ``MIN_STEADY_S`` (``reps`` of them; for
-  tools that do not compile per size the first call counts too), or, when the first call ran
+* ``steady_s``: the best of repeated calls adding up to ``MIN_STEADY_S`` (``reps`` of them, at
+  most ``MAX_REPS``, all with the seed of the first call; for tools that do not compile per
+  size the first call counts too), or, when the first call ran
   longer than ``SINGLE_CALL_S`` (after subtracting the compile time measured at the previous
   size), that run time (``reps`` = 0; ``steady_from`` says which).
 * ``compile_s``: ``first_s - steady_s``, plus ``setup_s`` (building the model or solver, e.g.
@@ -39,7 +40,8 @@ from .models import Model
 
 MIN_STEADY_S = 1.0
 """Repeat steady calls until they add up to this many seconds (at most ``MAX_REPS``)."""
-MAX_REPS = 10
+MAX_REPS = 500
+"""Enough calls for a stable best time when a call takes a millisecond or less."""
 SINGLE_CALL_S = 20.0
 """A first call longer than this is not repeated (its time minus the previous compile is used)."""
 MIN_PROBE = 100
@@ -183,7 +185,6 @@ def measure_size(adapter: Adapter, n: int, seed: int, compiles: bool,
     not repeated and that run time stands for the steady-state time.
     """
     first_s, summary = timed(adapter, n, seed)
-    seed += 1
     if not compiles:
         run_s, source = first_s, "first call (no compile at this size)"
     elif previous_compile_s is not None:
@@ -195,9 +196,10 @@ def measure_size(adapter: Adapter, n: int, seed: int, compiles: bool,
                 "summary": summary}
     times = [] if compiles else [first_s]
     reps = 0
+    # The first call's seed every time: each call does the same work (the same paths), so the
+    # best time and the events of the summary belong together, even for a single trajectory.
     while reps == 0 or (sum(times) < MIN_STEADY_S and reps < MAX_REPS):
         elapsed, summary = timed(adapter, n, seed)
-        seed += 1
         reps += 1
         times.append(elapsed)
     return {"first_s": first_s, "steady_s": min(times), "reps": reps,
