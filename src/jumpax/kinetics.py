@@ -103,8 +103,9 @@ def mass_action_rates(
     scale = ks * volume ** jnp.asarray(1 - order, dtype=x.dtype)
     highest = int(coefficient.max(initial=0))
     if which is not None:
-        scale, index, coefficient = scale[which], jnp.asarray(index)[which], \
-            jnp.asarray(coefficient)[which]
+        scale = scale[which]
+        index = jnp.asarray(index)[which]
+        coefficient = jnp.asarray(coefficient)[which]
     counts = x[index]
     terms = jnp.ones_like(counts)
     for m in range(highest):

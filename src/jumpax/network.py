@@ -393,6 +393,9 @@ class ReactionNetwork(eqx.Module):
         """
         return self._rates(x, exact=True)
 
+    def _all_mass_action(self) -> bool:
+        return all(isinstance(r.kinetics, MassAction) for r in self.reactions)
+
     def propensity_dependents(self) -> np.ndarray | None:
         """Which propensities each reaction changes, for updating only those after an event.
 
@@ -402,9 +405,7 @@ class ReactionNetwork(eqx.Module):
             can change more than that: kinetics other than mass action (their laws may read
             any species), assignment rules or events.
         """
-        if self.rules or self.events or not all(
-            isinstance(r.kinetics, MassAction) for r in self.reactions
-        ):
+        if self.rules or self.events or not self._all_mass_action():
             return None
         changes = self.stoichiometry != 0
         reads = self.reactant_matrix > 0
@@ -423,7 +424,7 @@ class ReactionNetwork(eqx.Module):
         Raises:
             ValueError: if a reaction does not have mass-action kinetics.
         """
-        if not all(isinstance(r.kinetics, MassAction) for r in self.reactions):
+        if not self._all_mass_action():
             raise ValueError("propensities_of needs a network whose reactions are all mass action")
         ks = jnp.stack([r.kinetics.k for r in self.reactions]).astype(x.dtype)
         return mass_action_rates(ks, self.reactant_indices, x, self.volume, which=which)

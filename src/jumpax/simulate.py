@@ -130,12 +130,11 @@ def simulate(
             or first_trajectory < 0:
         raise ValueError(f"first_trajectory must be an integer >= 0, got {first_trajectory!r}")
     x0 = checked_state(network.species, x0)
-    if num_trajectories is None:
-        if x0.ndim == 2:
-            raise ValueError(
-                f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
-                f"pass num_trajectories={x0.shape[0]}"
-            )
+    if num_trajectories is None and x0.ndim == 2:
+        raise ValueError(
+            f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
+            f"pass num_trajectories={x0.shape[0]}"
+        )
     indices = np.arange(first_trajectory, first_trajectory + (num_trajectories or 1))
     results = _simulate_streams(
         key, indices.astype(np.uint32), network, x0, t1, t0, solver, save_at, max_steps,
@@ -148,14 +147,14 @@ def simulate(
 def _simulate_streams(
     key, indices, network, x0, t1, t0, solver, save_at, max_steps, single=False
 ) -> SimulationResults:
-    """Validates the arguments and simulates trajectories ``indices`` of the key's ensemble.
+    """Validates the other arguments and simulates trajectories ``indices`` of the ensemble.
 
-    With ``single``, the one trajectory is returned without the trajectory axis.
+    ``x0`` comes checked by :func:`checked_state`. With ``single``, the one trajectory is
+    returned without the trajectory axis.
     """
     _check_positive_int("max_steps", max_steps)
     if not isinstance(solver, AbstractSolver | AbstractApproximateSolver):
         raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
-    x0 = checked_state(network.species, x0)
     dtype = x0.dtype
     t0 = operand_array(t0, dtype)
     t1 = operand_array(t1, dtype)
@@ -555,8 +554,9 @@ def _exact_loop(
         return state
 
     # A bounded, checkpointed loop lets reverse-mode gradients flow through the path.
-    bound = max_steps + 2 + (0 if ts is None else ts.shape[0])
-    bound = bound if solver.reverse_differentiable else None
+    bound = None
+    if solver.reverse_differentiable:
+        bound = max_steps + 2 + (0 if ts is None else ts.shape[0])
     if mode == "events":
         state = _while(lambda s: ~jnp.all(s["done"]), block, state,
                        bound // _BLOCK + 2 if bound else None)
