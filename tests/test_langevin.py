@@ -18,7 +18,7 @@ import pytest
 import jumpax as jx
 from jumpax.systems_continuous import LangevinModel
 
-from compile_counter import count_compiles
+from compile_counter import assert_new_values_do_not_recompile
 from dsmts_protocol import TIMES, reference
 from rate_gradients import assert_rate_gradients_match
 
@@ -96,15 +96,9 @@ def test_gradients_match_finite_differences():
 
 
 def test_changing_values_does_not_recompile():
-    def run(k=0.1, x0=0.0, t1=10.0, scale=1.0):
-        net = jx.ReactionNetwork([jx.Reaction("0 -> X", 1000.0), jx.Reaction("X -> 0", k)])
-        model = LangevinModel(net, num_steps=50)
-        results = model(KEY, jnp.array([x0]), t1, save_at=scale * jnp.array([1.0, 5.0]))
-        jax.block_until_ready(results)
-
-    run()
-    assert count_compiles(run) == 0
-    assert count_compiles(lambda: run(k=0.3, x0=5.0, t1=12.0, scale=0.5)) == 0
+    assert_new_values_do_not_recompile(
+        lambda net, x0, t1, ts: LangevinModel(net, num_steps=50)(KEY, x0, t1, save_at=ts)
+    )
 
 
 @pytest.mark.parametrize(
