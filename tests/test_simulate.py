@@ -281,3 +281,7 @@ def test_networks_whose_events_can_change_any_propensity_update_them_all():
     assert rules.propensity_dependents() is None and hill.propensity_dependents() is None
     with pytest.raises(ValueError, match="mass action"):
         hill.propensities_of(jnp.zeros(20), jnp.array([0]))
+    with pytest.raises(ValueError, match=r"lie in \[0, 57\)"):
+        net.propensities_of(jnp.zeros(20), jnp.array([3, 57]))
+    with pytest.raises(ValueError, match=r"lie in \[0, 57\)"):
+        net.propensities_of(jnp.zeros(20), jnp.array([-1]))

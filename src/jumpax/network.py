@@ -422,10 +422,17 @@ class ReactionNetwork(eqx.Module):
         Equal bit for bit to the same entries of :meth:`propensities`.
 
         Raises:
-            ValueError: if a reaction does not have mass-action kinetics.
+            ValueError: if a reaction does not have mass-action kinetics, or for a concrete
+                position outside ``[0, n_reactions)`` (JAX indexing would clamp it silently).
         """
         if not self._all_mass_action():
             raise ValueError("propensities_of needs a network whose reactions are all mass action")
+        if is_concrete(which):
+            positions = np.asarray(which)
+            if np.any((positions < 0) | (positions >= self.n_reactions)):
+                raise ValueError(
+                    f"reaction positions must lie in [0, {self.n_reactions}), got {positions}"
+                )
         ks = jnp.stack([r.kinetics.k for r in self.reactions]).astype(x.dtype)
         return mass_action_rates(ks, self.reactant_indices, x, self.volume, which=which)
 
