@@ -94,7 +94,7 @@ def main():
     import numpy as np
 
     import jumpax as jx
-    from jumpax.tau_leaping import TauLeaping
+    from jumpax._solver._tau_leaping import TauLeaping
 
     n = args.trajectories
     rows = []

@@ -35,9 +35,9 @@ import numpy as np
 import optax
 
 import jumpax as jx
+from jumpax import GumbelSoftmaxDirect
 from jumpax import optimization as jo
 from jumpax.optimization.grad import gradfd, gradspsa
-from jumpax.solvers import GumbelSoftmaxDirect
 
 PROBLEMS = {
     # name: (log rates, t1, max_steps)

@@ -14,7 +14,7 @@ Run:
 import argparse
 import sys
 
-from jumpax import learn
+from jumpax.apps import learn
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -1,6 +1,6 @@
 """Recover the four rates of the telegraph promoter from synthetic single-cell snapshots.
 
-The experiment (see ``jumpax.fit`` for the details and the reasons):
+The experiment (see ``jumpax.apps.fit`` for the details and the reasons):
 
 - cells are induced at t = 0 with the gene off and no mRNA;
 - 2,000 cells are fixed and their mRNA counted at each of t = 0.5, 1 and 2, and 10,000 cells at
@@ -21,7 +21,7 @@ import sys
 
 import jax
 
-from jumpax import fit
+from jumpax.apps import fit
 
 
 def main(plot_path: str = "fit_telegraph.png") -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jumpax import cli
+from jumpax.apps import cli
 
 
 def test_simulate_ensemble_to_csv_and_plot(tmp_path, capsys):

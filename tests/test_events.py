@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jumpax as jx
-from jumpax.events import AssignmentRule, StateEvent, TimeEvent
+from jumpax import AssignmentRule, StateEvent, TimeEvent
 
 from dsmts_protocol import TIMES, assert_passes, check
 

@@ -1,24 +1,19 @@
-"""Expression trees: evaluation, parsing, MathML translation, limits and ExpressionKinetics."""
+"""Expression trees: evaluation, formulas, limits and ExpressionKinetics (no libsbml here)."""
+
+import subprocess
+import sys
+import textwrap
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import libsbml
 import numpy as np
 import pytest
 
 import jumpax as jx
-from jumpax import expressions
-from jumpax.expressions import (
-    MAX_DEPTH,
-    MAX_NODES,
-    Expression,
-    ExpressionKinetics,
-    StateFunction,
-    from_ast,
-    parse,
-    to_ast,
-)
+from jumpax import Expression, ExpressionKinetics, StateFunction
+from jumpax import parse_expression as parse
+from jumpax._network._expressions import MAX_DEPTH, MAX_NODES
 
 X = jnp.array([3.0, 4.0])
 INDEX = {"A": 0, "B": 1}
@@ -161,57 +156,79 @@ def test_parse_refuses_unused_parameters_and_non_strings():
         parse(3.0)
 
 
-def ast(formula):
-    return libsbml.parseL3Formula(formula)
+A, B, C = ("species", "A"), ("species", "B"), ("species", "C")
 
 
-def species(name):
-    return ("species", name)
-
-
-def test_function_definitions_are_inlined():
-    functions = {
-        "square": (("u",), ast("u * u")),
-        "hill": (("s", "K"), ast("square(s) / (square(K) + square(s))")),
-    }
-    tree = from_ast(ast("hill(A, 2)"), species, where="law", functions=functions)
-    assert float(Expression(tree).evaluate(X, INDEX)) == pytest.approx(9 / 13)
+def const(value):
+    return ("const", float(value))
 
 
 @pytest.mark.parametrize(
-    ("functions", "formula", "match"),
+    ("formula", "tree"),
     [
-        ({"f": (("u",), ast("f(u)"))}, "f(A)", "calls itself"),
-        ({"f": (("u",), ast("u"))}, "f(A, B)", "takes 1 arguments, got 2"),
-        ({"f": (("u",), ast("u * B"))}, "f(A)", "'B', which is not one of its arguments"),
+        ("A + B + C", ("plus", A, B, C)),
+        ("(A + B) + C", ("plus", A, B, C)),
+        ("A + (B + C)", ("plus", A, ("plus", B, C))),
+        ("A - B - C", ("minus", ("minus", A, B), C)),
+        ("A - B + C", ("plus", ("minus", A, B), C)),
+        ("A / B * C", ("times", ("divide", A, B), C)),
+        ("A * B / C", ("divide", ("times", A, B), C)),
+        ("-A * B", ("times", ("minus", A), B)),
+        ("-A^2", ("minus", ("power", A, const(2)))),
+        ("A^B^C", ("power", A, ("power", B, C))),
+        ("A^-B", ("power", A, ("minus", B))),
+        ("+A - -B", ("minus", A, ("minus", B))),
+        ("!A^2", ("not", ("power", A, const(2)))),
+        ("A < B < 2", ("lt", A, B, const(2))),
+        ("A < B <= C", ("and", ("lt", A, B), ("leq", B, C))),
+        ("A < B <= C <= 2", ("and", ("lt", A, B), ("leq", B, C, const(2)))),
+        ("(A < B) < 2", ("lt", ("lt", A, B), const(2))),
+        ("A + 1 > B * 2", ("gt", ("plus", A, const(1)), ("times", B, const(2)))),
+        ("A && B || C", ("or", ("and", A, B), C)),
+        ("A || B && C", ("and", ("or", A, B), C)),
+        ("A < B && B < C", ("and", ("lt", A, B), ("lt", B, C))),
+        ("EXP(A) + Pow(A, 2)", ("plus", ("exp", A), ("power", A, const(2)))),
+        ("log(A) + log10(A) + log(2, A)",
+         ("plus", ("log", const(10), A), ("log", const(10), A), ("log", const(2), A))),
+        ("sqrt(A) * ceil(A) * asin(A)", ("times", ("root", const(2), A), ("ceiling", A),
+                                         ("arcsin", A))),
+        ("plus() + times(A, B)", ("plus", ("times", A, B))),
+        ("1.5e3 * .5 * 2. * 1E-3", ("times", const(1500), const(0.5), const(2), const(1e-3))),
+        ("Pi * TRUE * INF", ("times", const(np.pi), const(1), const(np.inf))),
     ],
 )
-def test_bad_function_calls(functions, formula, match):
-    with pytest.raises(ValueError, match=f"law: .*{match}"):
-        from_ast(ast(formula), species, where="law", functions=functions)
+def test_formula_syntax(formula, tree):
+    assert parse(formula).tree == tree
 
 
-def test_exponential_inlining_is_stopped_by_the_size_limit():
-    # f_k(u) = f_{k-1}(u) + f_{k-1}(u): 2**30 leaves once inlined
-    functions = {"f0": (("u",), ast("u"))}
-    for k in range(1, 31):
-        functions[f"f{k}"] = (("u",), ast(f"f{k - 1}(u) + f{k - 1}(u)"))
-    with pytest.raises(ValueError, match="larger than"):
-        from_ast(ast("f30(A)"), species, where="law", functions=functions)
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("A +", "unexpected end of formula at position 3"),
+        ("", "unexpected end of formula at position 0"),
+        ("(A", "missing ')' at position 2"),
+        ("A)", "unexpected ')' at position 1"),
+        ("A B", "unexpected name 'B' at position 2"),
+        ("2x", "unexpected name 'x' at position 1"),
+        ("A, B", "unexpected ',' at position 1"),
+        ("max(A, )", "unexpected symbol ')' at position 7"),
+        ("A $ B", "unexpected character '$' at position 2"),
+        ("A * * B", "unexpected symbol '*' at position 4"),
+    ],
+)
+def test_syntax_errors_name_the_position(formula, message):
+    with pytest.raises(ValueError, match="cannot parse formula") as error:
+        parse(formula)
+    assert str(error.value).endswith(message)
 
 
-def test_deep_math_is_refused_while_translating():
-    formula = "-(" * (MAX_DEPTH + 5) + "A" + ")" * (MAX_DEPTH + 5)
+def test_deep_and_large_formulas_are_refused_without_recursion():
+    deep = "-(" * 100_000 + "A" + ")" * 100_000
     with pytest.raises(ValueError, match="deeper than"):
-        from_ast(ast(formula), species, where="law")
-
-
-def test_undefined_identifiers_and_time():
-    with pytest.raises(ValueError, match="law: undefined identifier 'Q'"):
-        from_ast(ast("Q"), lambda name: None, where="law")
-    tree = from_ast(ast("time >= 3"), species, where="trigger", allow_time=True)
-    assert tree == ("geq", ("time",), ("const", 3.0))
-    assert expressions.uses_time(tree)
+        parse(deep)
+    assert parse("(" * 100_000 + "A" + ")" * 100_000).tree == A
+    with pytest.raises(ValueError, match=f"more than {MAX_NODES}"):
+        parse(" + ".join(["A"] * (MAX_NODES + 1)))
 
 
 @pytest.mark.parametrize(
@@ -221,18 +238,35 @@ def test_undefined_identifiers_and_time():
         "piecewise(1, A > 2, B < 3, 0)",
         "log(2, A) + root(3, B) + sqrt(A) - -B",
         "A >= 2 && !(B == 1) || xor(A < 1, B > 1)",
-        "min(A, B) ^ max(A, 2.5e-3)",
-        "exp(A) * floor(B) * ceil(A) * abs(B)",
+        "min(A, B)^max(A, 2.5e-3)",
+        "(-A)^2 + -(A * B) + A^(B + 1) + (A^B)^2",
+        "A / (B / 2) - (A - B) + A * (B + 1)",
+        "A < B < 2 && (A < B) < 2",
+        "exp(A) * floor(B) * ceil(A) * abs(B) * 1e-07",
     ],
 )
-def test_trees_survive_a_trip_through_libsbml_asts(formula):
+def test_formulas_print_as_formulas_that_read_back(formula):
     e = parse(formula, **({"k": 1.0} if "k" in formula else {}))
-    again = from_ast(to_ast(e.tree), lambda n: ("param", n) if n == "k" else species(n),
-                     where="again")
-    assert again == e.tree
-    mathml = libsbml.writeMathMLToString(to_ast(e.tree, {"k": "k_1"}))
-    assert "k_1" in mathml or "k" not in formula
+    assert parse(str(e), **e.parameters).tree == e.tree
 
+
+def test_importing_and_using_expressions_does_not_load_libsbml():
+    script = textwrap.dedent(
+        """
+        import sys
+        import jax.numpy as jnp
+        import jumpax as jx
+        law = jx.ExpressionKinetics("k * X * (X - 1) / 2", k=0.5)
+        rule = jx.AssignmentRule("Y", jx.StateFunction(jx.parse_expression("2 * X"), ("X", "Y")))
+        net = jx.ReactionNetwork([jx.Reaction("2 X -> 0", law)], species=("X", "Y"),
+                                 x0={"X": 3}, rules=[rule])
+        net.propensities(net.x0), net.ode_rates(net.x0), str(law.expression)
+        jx.Expression(("param", "k"), {"k": 1.0})
+        assert "libsbml" not in sys.modules, "libsbml was imported"
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 def test_state_function_binds_a_species_order():
     f = StateFunction(parse("2 * B"), ("A", "B"))
@@ -262,6 +296,17 @@ def test_expression_kinetics_reads_other_species_and_refuses_bad_arguments():
         ExpressionKinetics(parse("v", v=1.0), v=2.0)
     with pytest.raises(ValueError, match="expected an Expression"):
         ExpressionKinetics(3.0)
+
+
+def test_ode_rates_are_not_checked_for_sign():
+    # a deterministic rate may be negative; only the exact propensity is checked
+    net = jx.ReactionNetwork([jx.Reaction("0 -> 2 X", ExpressionKinetics("5 - X"))])
+    x = jnp.array([6.0])
+    assert float(net.ode_rates(x)[0]) == -1.0
+    assert float(eqx.filter_jit(lambda n, x: n.ode_rates(x))(net, x)[0]) == -1.0
+    np.testing.assert_array_equal(net.ode_rhs(0.0, x), [-2.0])
+    with pytest.raises(RuntimeError, match="negative or non-finite propensity"):
+        net.propensities(x)
 
 
 def test_negative_propensities_stop_the_simulation():

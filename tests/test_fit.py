@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jumpax import fit
+from jumpax.apps import fit
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import jumpax as jx
-from jumpax.systems_continuous import LangevinModel
+from jumpax import LangevinModel
 
 from compile_counter import assert_new_values_do_not_recompile
 from dsmts_protocol import TIMES, reference

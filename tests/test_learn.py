@@ -3,7 +3,7 @@ import argparse
 import numpy as np
 from scipy import stats
 
-from jumpax import learn
+from jumpax.apps import learn
 
 
 def test_wasserstein_1_matches_scipy():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import jumpax as jx
-from jumpax.systems_continuous import MeanFieldModel
+from jumpax import MeanFieldModel
 
 from compile_counter import assert_new_values_do_not_recompile
 from dsmts_protocol import TIMES, reference

@@ -11,10 +11,18 @@ import numpy as np
 import pytest
 
 import jumpax as jx
-from jumpax import sbml
-from jumpax.events import AssignmentRule, StateEvent, TimeEvent
-from jumpax.expressions import ExpressionKinetics, StateFunction, parse
-from jumpax.sbml import find_settings, load_sbml, load_settings, to_sbml
+from jumpax import (
+    AssignmentRule,
+    Expression,
+    ExpressionKinetics,
+    StateEvent,
+    StateFunction,
+    TimeEvent,
+    parse_expression,
+)
+from jumpax._network._expressions import MAX_DEPTH, uses_time
+from jumpax.sbml import _load, find_settings, load_sbml, load_settings, to_sbml
+from jumpax.sbml._math import from_ast, to_ast
 
 from compile_counter import count_compiles
 from dsmts_protocol import DATA, TIMES
@@ -223,7 +231,7 @@ def test_size_limit(monkeypatch, tmp_path):
     text = document()
     path = tmp_path / "m.xml"
     path.write_text(text)
-    monkeypatch.setattr(sbml, "MAX_FILE_BYTES", len(text) - 1)
+    monkeypatch.setattr(_load, "MAX_FILE_BYTES", len(text) - 1)
     with pytest.raises(ValueError, match="more than the limit"):
         load_sbml(path)
     with pytest.raises(ValueError, match="more than"):
@@ -367,7 +375,7 @@ def test_circular_rules_are_refused():
     # jumpax's own guard, for documents that skipped libsbml's consistency check
     model = libsbml.readSBMLFromString(text).getModel()
     with pytest.raises(ValueError, match="circular assignment rules: a -> b -> a"):
-        sbml._Loader(model).network()
+        _load._Loader(model).network()
 
 
 def test_undefined_identifiers_are_named():
@@ -506,11 +514,11 @@ def test_python_rules_and_events_round_trip():
         [jx.Reaction("0 -> X", ExpressionKinetics("a * (1 + Y)", a=2.0), "make"), ("X -> 0", 1.0)],
         species=order,
         x0={"X": 1, "Y": 0},
-        rules=[AssignmentRule("Y", StateFunction(parse("floor(X / b)", b=3.0), order))],
+        rules=[AssignmentRule("Y", StateFunction(parse_expression("floor(X / b)", b=3.0), order))],
         events=[
-            TimeEvent(4.0, [("X", StateFunction(parse("X + c", c=10.0), order))]),
-            StateEvent(StateFunction(parse("X > c", c=30.0), order),
-                       [("X", StateFunction(parse("0"), order))], initial_value=False),
+            TimeEvent(4.0, [("X", StateFunction(parse_expression("X + c", c=10.0), order))]),
+            StateEvent(StateFunction(parse_expression("X > c", c=30.0), order),
+                       [("X", StateFunction(parse_expression("0"), order))], initial_value=False),
         ],
     )
     again = load_sbml(to_sbml(net))
@@ -563,6 +571,32 @@ def test_annotations_are_checked_against_the_math():
             load_sbml(re.sub(pattern, replacement, text, count=1))
 
 
+def test_annotations_must_describe_the_math_exactly():
+    text = to_sbml(jx.models.toggle_switch())
+    # same parameters, another law: the annotation would silently change the model
+    swapped = text.replace('class="HillRepression"', 'class="HillActivation"', 1)
+    with pytest.raises(ValueError, match="annotation \\(HillActivation\\) gives the law"):
+        load_sbml(swapped)
+    # the math edited by another tool, the annotation left stale
+    edited = text.replace("<ci> n </ci>", "<cn> 3 </cn>", 2)
+    with pytest.raises(ValueError, match="probably edited by another tool"):
+        load_sbml(edited)
+
+
+def test_annotations_agree_with_the_math_in_double_precision():
+    # SBML writes 15 digits, the annotation 17: the agreement check must not mind
+    with jax.enable_x64(True):
+        net = jx.ReactionNetwork(
+            [jx.Reaction("2 A -> B", jx.MassAction(1 / 3)),
+             jx.Reaction("B -> 0", jx.HillActivation("A", 0.7, 1 / 7))],
+            volume=0.1,
+        )
+        again = load_sbml(to_sbml(net))
+        assert float(again.reactions[0].kinetics.k) == 1 / 3
+        assert float(again.reactions[1].kinetics.K) == 1 / 7
+        assert float(again.volume) == 0.1
+
+
 def test_loaded_models_are_trainable_and_do_not_recompile():
     m = dsmts("00001")
     grad = jax.grad(lambda net: net.propensities(net.x0).sum())(m)
@@ -578,3 +612,127 @@ def test_loaded_models_are_trainable_and_do_not_recompile():
                          again, jnp.float32(0.3))
     assert count_compiles(lambda: run(again)) == 0
     assert count_compiles(lambda: run(faster)) == 0
+
+
+# ============================================================ MathML <-> expression trees
+X = jnp.array([3.0, 4.0])
+INDEX = {"A": 0, "B": 1}
+
+
+def ast(formula):
+    return libsbml.parseL3Formula(formula)
+
+
+def as_species(name):
+    return ("species", name)
+
+
+def test_function_definitions_are_inlined():
+    functions = {
+        "square": (("u",), ast("u * u")),
+        "hill": (("s", "K"), ast("square(s) / (square(K) + square(s))")),
+    }
+    tree = from_ast(ast("hill(A, 2)"), as_species, where="law", functions=functions)
+    assert float(Expression(tree).evaluate(X, INDEX)) == pytest.approx(9 / 13)
+
+
+@pytest.mark.parametrize(
+    ("functions", "formula", "match"),
+    [
+        ({"f": (("u",), ast("f(u)"))}, "f(A)", "calls itself"),
+        ({"f": (("u",), ast("u"))}, "f(A, B)", "takes 1 arguments, got 2"),
+        ({"f": (("u",), ast("u * B"))}, "f(A)", "'B', which is not one of its arguments"),
+    ],
+)
+def test_bad_function_calls(functions, formula, match):
+    with pytest.raises(ValueError, match=f"law: .*{match}"):
+        from_ast(ast(formula), as_species, where="law", functions=functions)
+
+
+def test_exponential_inlining_is_stopped_by_the_size_limit():
+    # f_k(u) = f_{k-1}(u) + f_{k-1}(u): 2**30 leaves once inlined
+    functions = {"f0": (("u",), ast("u"))}
+    for k in range(1, 31):
+        functions[f"f{k}"] = (("u",), ast(f"f{k - 1}(u) + f{k - 1}(u)"))
+    with pytest.raises(ValueError, match="larger than"):
+        from_ast(ast("f30(A)"), as_species, where="law", functions=functions)
+
+
+def test_deep_math_is_refused_while_translating():
+    formula = "-(" * (MAX_DEPTH + 5) + "A" + ")" * (MAX_DEPTH + 5)
+    with pytest.raises(ValueError, match="deeper than"):
+        from_ast(ast(formula), as_species, where="law")
+
+
+def test_undefined_identifiers_and_time():
+    with pytest.raises(ValueError, match="law: undefined identifier 'Q'"):
+        from_ast(ast("Q"), lambda name: None, where="law")
+    tree = from_ast(ast("time >= 3"), as_species, where="trigger", allow_time=True)
+    assert tree == ("geq", ("time",), ("const", 3.0))
+    assert uses_time(tree)
+
+
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [
+        ("delay(A, 1)", "'delay' is not supported"),
+        ("factorial(A)", "'factorial' is not supported"),
+        ("rem(A, 2)", "'rem' is not supported"),
+        ("A * time", "uses time"),
+        ("f(A)", "undefined function 'f'"),
+        ("NaN", "NaN constants"),
+        ("sec(A)", "unsupported MathML element 'sec'"),
+    ],
+)
+def test_unsupported_math_is_refused(formula, match):
+    with pytest.raises(ValueError, match=match):
+        from_ast(ast(formula), as_species, where="law")
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "k * A * (A - 1) / 2",
+        "piecewise(1, A > 2, B < 3, 0)",
+        "log(2, A) + root(3, B) + sqrt(A) - -B",
+        "A >= 2 && !(B == 1) || xor(A < 1, B > 1)",
+        "min(A, B) ^ max(A, 2.5e-3)",
+        "exp(A) * floor(B) * ceil(A) * abs(B)",
+    ],
+)
+def test_trees_survive_a_trip_through_libsbml_asts(formula):
+    e = parse_expression(formula, **({"k": 1.0} if "k" in formula else {}))
+    again = from_ast(to_ast(e.tree), lambda n: ("param", n) if n == "k" else as_species(n),
+                     where="again")
+    assert again == e.tree
+    mathml = libsbml.writeMathMLToString(to_ast(e.tree, {"k": "k_1"}))
+    assert "k_1" in mathml or "k" not in formula
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "A + B + 1", "A - B - C", "(A + B) + C", "A + (B + C)", "-A", "A * B * 2 / C",
+        "B / A / C", "A ^ 2", "2^3^2", "-2^2", "2^-1", "A^-B^2", "-A * B", "A * -B", "--A",
+        "A--B", "2 * (A + B)", "pow(B, 0.5)", "power(A, B)", "sqrt(B)", "root(3, 8)",
+        "log(2, B)", "log(B)", "log10(100)", "ln(exp(A))", "Exp(A)", "abs(A - B)",
+        "floor(B / A)", "ceil(B / A)", "ceiling(A)", "sin(0) + cos(0) + tan(0)",
+        "tanh(0) + cosh(0) + sinh(0)", "arcsin(0) + arccos(1) + arctan(0)",
+        "asin(A) + acos(A) + atan(A)", "min(A, B, 1)", "max(A, B)", "min(A)", "pi * Pi",
+        "exponentiale", "true + false + True", "INF - inf", "avogadro",
+        "piecewise(10, A > B, 20, A < B, 30)", "piecewise(10, A > B)", "A < B", "A < B < 2",
+        "A < B <= 2", "A <= B <= C", "A < B <= C < D", "A < B < C <= D", "A == B != C",
+        "A == 3 && B != 3", "A >= 3 || B <= 0", "!(A > 2)", "!A && B", "!A^2",
+        "A && B || C", "A || B && C", "A && B && C", "A && B || C && D", "A < B <= C && D",
+        "xor(A > 2, B > 2)", "implies(A > 5, B > 100)", "and(A, B, C)", "or(A)", "not(A)",
+        "eq(A, B)", "gt(A, B)", "plus(A, B, C)", "plus()", "times()", "xor()", "minus(A, B)",
+        "divide(A, B)", "plus(A, B) + C", "1e3 + .5 + 5. + 1E-3 + 2e+3", "_x1 + x_2",
+        "k * A * (A - 1) / 2 + k2 * B",
+    ],
+)
+def test_formulas_parse_like_libsbml(formula):
+    parameters = {name: 1.0 for name in ("k", "k2") if re.search(rf"\b{name}\b", formula)}
+    expected = from_ast(ast(formula),
+                        lambda n: ("param", n) if n in parameters else as_species(n),
+                        where="libsbml")
+    assert parse_expression(formula, **parameters).tree == expected

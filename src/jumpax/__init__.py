@@ -7,9 +7,9 @@ The simulation core is imported with the package; the learning, SBML and continu
 
 import importlib
 
-from . import kinetics, models, tau_leaping
-from .events import AssignmentRule, StateEvent, TimeEvent
-from .kinetics import (
+from . import models
+from ._network._events import AssignmentRule, StateEvent, TimeEvent
+from ._network._kinetics import (
     AbstractKinetics,
     Constant,
     HillActivation,
@@ -17,46 +17,46 @@ from .kinetics import (
     MassAction,
     MichaelisMenten,
 )
-from .network import Reaction, ReactionNetwork
-from .results import SimulationResults
-from .simulate import OverflowWarning, simulate
-from .solvers import (
-    AbstractApproximateSolver,
-    AbstractSolver,
-    Direct,
-    FirstReaction,
-    GumbelSoftmaxDirect,
-)
-from .systems import StochasticModel
-from .tau_leaping import TauLeaping
+from ._network._network import Reaction, ReactionNetwork
+from ._results import PADDING, UNREACHED_COUNT, SimulationResults, time_event_code
+from ._simulate._arguments import OverflowWarning
+from ._simulate._simulate import simulate
+from ._simulate._stochastic_model import StochasticModel
+from ._solver._base import AbstractSolver
+from ._solver._direct import Direct
+from ._solver._first_reaction import FirstReaction
+from ._solver._gumbel import GumbelSoftmaxDirect
+from ._solver._ssa import AbstractSSA
+from ._solver._tau_leaping import TauLeaping
 
 _LAZY_SUBMODULES = (
     "dynamics",
-    "expressions",
-    "learn",
+    "learning",
     "model_updaters",
     "optimization",
     "regularizers",
     "sbml",
-    "systems_continuous",
     "transitions",
     "value_losses",
 )
 _LAZY_NAMES = {
-    "ConcatInputs": "dynamics",
-    "RewardFunction": "dynamics",
-    "StochasticRewardFunction": "dynamics",
-    "StochasticTransitionModel": "dynamics",
-    "TransitionModel": "dynamics",
-    "ExpressionKinetics": "expressions",
-    "ModelUpdater": "model_updaters",
-    "EntropyRegularizer": "regularizers",
-    "KLDivRegularizer": "regularizers",
+    "ConcatInputs": "learning",
+    "RewardFunction": "learning",
+    "StochasticRewardFunction": "learning",
+    "StochasticTransitionModel": "learning",
+    "TransitionModel": "learning",
+    "ModelUpdater": "learning",
+    "EntropyRegularizer": "learning",
+    "KLDivRegularizer": "learning",
+    "TransitionBatch": "learning",
+    "Expression": "_network._expressions",
+    "ExpressionKinetics": "_network._expressions",
+    "StateFunction": "_network._expressions",
+    "parse_expression": "_network._expressions",
     "load_sbml": "sbml",
     "to_sbml": "sbml",
-    "LangevinModel": "systems_continuous",
-    "MeanFieldModel": "systems_continuous",
-    "TransitionBatch": "transitions",
+    "LangevinModel": "_continuous._langevin",
+    "MeanFieldModel": "_continuous._mean_field",
 }
 
 
@@ -76,14 +76,15 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
-    "AbstractApproximateSolver",
     "AbstractKinetics",
+    "AbstractSSA",
     "AbstractSolver",
     "AssignmentRule",
     "ConcatInputs",
     "Constant",
     "Direct",
     "EntropyRegularizer",
+    "Expression",
     "ExpressionKinetics",
     "FirstReaction",
     "GumbelSoftmaxDirect",
@@ -96,11 +97,13 @@ __all__ = [
     "MichaelisMenten",
     "ModelUpdater",
     "OverflowWarning",
+    "PADDING",
     "Reaction",
     "ReactionNetwork",
     "RewardFunction",
     "SimulationResults",
     "StateEvent",
+    "StateFunction",
     "StochasticModel",
     "StochasticRewardFunction",
     "StochasticTransitionModel",
@@ -108,19 +111,18 @@ __all__ = [
     "TimeEvent",
     "TransitionBatch",
     "TransitionModel",
+    "UNREACHED_COUNT",
     "dynamics",
-    "expressions",
-    "kinetics",
-    "learn",
+    "learning",
     "load_sbml",
     "model_updaters",
     "models",
     "optimization",
+    "parse_expression",
     "regularizers",
     "sbml",
     "simulate",
-    "systems_continuous",
-    "tau_leaping",
+    "time_event_code",
     "to_sbml",
     "transitions",
     "value_losses",

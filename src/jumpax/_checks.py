@@ -102,3 +102,15 @@ def species_position(names: tuple[str, ...], species: int | str) -> int:
     if not -len(names) <= index < len(names):
         raise ValueError(f"species index {index} out of range for {len(names)} species")
     return index % len(names)
+
+
+def check_positive_int(name: str, value: int | None) -> None:
+    """Checks an optional count (``None`` passes).
+
+    Raises:
+        ValueError: if ``value`` is not ``None`` and not a positive integer (``bool`` refused).
+    """
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+    ):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

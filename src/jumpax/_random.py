@@ -80,6 +80,15 @@ def to_unit(bits: Array, dtype: jnp.dtype) -> Array:
     return ((bits >> jnp.uint32(9)).astype(dtype) + 0.5) * _TWO_POW_MINUS_23
 
 
+def words(state: Array, count: int) -> tuple[Array, Array]:
+    """``count`` raw 32-bit words per stream: ``(new state, bits of shape (..., count))``."""
+    draws = []
+    for _ in range(count):
+        state, bits = _next(state)
+        draws.append(bits)
+    return state, jnp.stack(draws, axis=-1)
+
+
 def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
     """``count`` independent uniforms per stream, on the grid ``(k + 1/2) / 2**23``.
 
@@ -94,8 +103,33 @@ def uniforms(state: Array, count: int, dtype: jnp.dtype) -> tuple[Array, Array]:
     Returns:
         ``(new state, u)`` with ``u`` of shape ``(..., count)``.
     """
-    draws = []
-    for _ in range(count):
-        state, bits = _next(state)
-        draws.append(to_unit(bits, dtype))
-    return state, jnp.stack(draws, axis=-1)
+    state, bits = words(state, count)
+    return state, to_unit(bits, dtype)
+
+
+def fine_unit(coarse: Array, extra: Array, dtype: jnp.dtype) -> tuple[Array, Array]:
+    """A uniform with 41 bits, as a double word ``(hi, lo)`` (both exact in float32).
+
+    ``hi = k / 2**23`` from the top 23 bits of ``coarse`` (so ``hi + 2**-24`` is the value
+    :func:`to_unit` gives for the same word) and ``lo = (m + 1/2) / 2**41`` from the 9 low bits
+    of ``coarse`` and the 9 low bits of ``extra`` (bits that :func:`to_unit` leaves unused, so
+    no extra draw is needed). ``hi + lo`` lies strictly inside (0, 1) on a grid of ``2**-41``.
+    """
+    low = ((coarse & jnp.uint32(0x1FF)) << jnp.uint32(9)) | (extra & jnp.uint32(0x1FF))
+    hi = (coarse >> jnp.uint32(9)).astype(dtype) * _TWO_POW_MINUS_23
+    lo = (low.astype(dtype) + 0.5) * (_TWO_POW_MINUS_23 / 262_144.0)
+    return hi, lo
+
+
+def fine_exponentials(bits: Array, dtype: jnp.dtype) -> Array:
+    """Standard exponentials from pairs of words, ``(..., 2 k)`` words to ``(..., k)`` values.
+
+    Each uses a 41-bit uniform (:func:`fine_unit`), so values down to about ``2**-42`` occur
+    with their right probability: exponential clocks resolve rate ratios down to ``1e-12``.
+    All values are finite (at most about 29).
+    """
+    hi, lo = fine_unit(bits[..., 0::2], bits[..., 1::2], dtype)
+    small = hi < 0.5
+    return jnp.where(
+        small, -jnp.log1p(-(hi + lo)), -jnp.log(jnp.where(small, 0.5, (1.0 - hi) - lo))
+    )

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ..results import SimulationResults
+from .._results import SimulationResults
 
 __all__ = ["reinforce_loss"]
 

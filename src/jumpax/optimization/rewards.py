@@ -21,7 +21,7 @@ from typing import Literal
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ..results import SimulationResults
+from .._results import SimulationResults
 
 __all__ = ["neg_final_state_distance", "rewards_from_state_metric", "steady_state_distance"]
 

@@ -1,0 +1,1 @@
+"""Continuous counterparts of a network: the reaction-rate ODE and the chemical Langevin SDE."""

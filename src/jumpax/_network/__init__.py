@@ -1,0 +1,1 @@
+"""What is simulated: reactions, rate laws, expressions, events and rules, the network."""

@@ -1,0 +1,163 @@
+"""Discrete events and assignment rules: instantaneous changes of the state during a simulation.
+
+These mirror SBML's events and assignment rules and are honoured exactly by
+:func:`jumpax.simulate`:
+
+- an :class:`AssignmentRule` keeps one species equal to a function of the others after every
+  change of the state (and at ``t0``);
+- a :class:`TimeEvent` fires once, exactly at its time, and assigns new values;
+- a :class:`StateEvent` fires whenever its trigger (a function of the state) goes from false to
+  true, right after the reaction that made it true, and re-arms once the trigger is false.
+
+Expressions are callables ``f(x) -> value`` of the state vector ``x`` (counts in species
+order). Use Equinox modules (or module-level functions) rather than fresh lambdas: expressions
+are static structure, and a new lambda each time means a new compilation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+from jaxtyping import Array, ArrayLike
+
+from .._checks import check_finite_nonnegative
+
+Expression = Callable[[Array], Array]
+"""A function of the state vector, e.g. ``lambda x: 2 * x[0]``."""
+
+
+class Function(eqx.Module):
+    """A plain function wrapped as a module with the function as static structure.
+
+    Attributes:
+        fn: the function (static).
+    """
+
+    fn: Expression = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        """Evaluates the function on the state."""
+        return self.fn(x)
+
+
+def as_expression(expression: Expression, what: str) -> eqx.Module:
+    """An Equinox module evaluating ``expression`` (modules pass through, functions are wrapped).
+
+    Raises:
+        ValueError: if ``expression`` is not callable.
+    """
+    if isinstance(expression, eqx.Module):
+        return expression
+    if not callable(expression):
+        raise ValueError(f"{what} must be callable, got {expression!r}")
+    return Function(expression)
+
+
+class Assignments(eqx.Module):
+    """Simultaneous assignments: every value is computed from the state before any is set.
+
+    Attributes:
+        species: the assigned species (static).
+        values: one expression per species.
+    """
+
+    species: tuple[str, ...] = eqx.field(static=True)
+    values: tuple[eqx.Module, ...]
+
+    def __init__(self, assignments: Sequence[tuple[str, Expression]]):
+        """Creates `Assignments` from ``(species, expression)`` pairs.
+
+        Raises:
+            ValueError: for no assignments or a non-callable expression.
+        """
+        pairs = tuple(assignments)
+        if not pairs:
+            raise ValueError("an event needs at least one assignment")
+        self.species = tuple(str(name) for name, _ in pairs)
+        self.values = tuple(
+            as_expression(value, f"the assignment to {name!r}") for name, value in pairs
+        )
+
+
+class AssignmentRule(eqx.Module):
+    """Keeps ``species`` equal to ``expression(x)`` at all times.
+
+    Attributes:
+        species: the species the rule sets (static); reactions must not change it.
+        expression: a function of the state, as a module.
+    """
+
+    species: str = eqx.field(static=True)
+    expression: eqx.Module
+
+    def __init__(self, species: str, expression: Expression):
+        """Creates an `AssignmentRule`.
+
+        Args:
+            species: the species the rule sets.
+            expression: a function of the state vector.
+        """
+        self.species = str(species)
+        self.expression = as_expression(expression, f"the rule for {species!r}")
+
+
+class TimeEvent(eqx.Module):
+    """Assignments that happen once, exactly at ``time`` (SBML trigger ``time >= T``).
+
+    An event at ``t0`` or earlier never fires (SBML ``initialValue = false`` semantics give the
+    same: the trigger must go from false to true). At a save time equal to ``time`` the saved
+    state is the post-event state.
+
+    Attributes:
+        time: when the event fires (traced: changing it does not recompile).
+        assignments: what the event sets.
+    """
+
+    time: Array
+    assignments: Assignments
+
+    def __init__(self, time: ArrayLike, assignments: Sequence[tuple[str, Expression]]):
+        """Creates a `TimeEvent`.
+
+        Args:
+            time: the firing time, finite and non-negative.
+            assignments: ``(species, expression)`` pairs.
+        """
+        self.time = check_finite_nonnegative("TimeEvent time", time)
+        self.assignments = Assignments(assignments)
+
+
+class StateEvent(eqx.Module):
+    """Assignments made whenever ``trigger(x)`` goes from false to true.
+
+    The trigger is checked after every reaction; it fires at that reaction's time. It re-arms
+    once the trigger is false again. With ``initial_value=False`` a trigger already true at
+    ``t0`` fires at ``t0``; with ``True`` (the default) it must first become false.
+
+    Attributes:
+        trigger: a boolean function of the state, as a module.
+        assignments: what the event sets.
+        initial_value: the trigger's value assumed just before ``t0`` (static).
+    """
+
+    trigger: eqx.Module
+    assignments: Assignments
+    initial_value: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        trigger: Expression,
+        assignments: Sequence[tuple[str, Expression]],
+        initial_value: bool = True,
+    ):
+        """Creates a `StateEvent`.
+
+        Args:
+            trigger: a boolean function of the state vector.
+            assignments: ``(species, expression)`` pairs.
+            initial_value: the trigger value assumed before ``t0``.
+        """
+        self.trigger = as_expression(trigger, "an event trigger")
+        self.assignments = Assignments(assignments)
+        self.initial_value = bool(initial_value)

@@ -1,0 +1,385 @@
+"""Rate laws: how fast a reaction fires in a given state.
+
+A kinetics object is an Equinox module whose array fields are the (trainable) rate parameters.
+It turns a state ``x`` of molecule **counts** into a propensity, the reaction's firing rate in
+events per unit time. Each class documents its formula in counts (what the simulator uses) and
+how its parameters relate to the textbook formula in concentrations ``c = x / V``, and gives
+the same formula as math (an expression tree) through
+:meth:`~AbstractKinetics.rate_law`, which is what :func:`jumpax.to_sbml` writes.
+
+Every propensity is additionally gated by the network: a reaction whose reactants are not all
+available (``x_i < s_i``) has propensity exactly 0, whatever its kinetics says.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+from .._checks import check_finite_nonnegative, check_positive
+from .._numerics import where_positive
+
+if TYPE_CHECKING:
+    from ._expressions import Node
+    from ._network import Side
+
+Reactants = tuple[tuple[int, int], ...]
+"""A reaction's reactants as ``(species index, stoichiometric coefficient)`` pairs."""
+
+
+class AbstractKinetics(eqx.Module):
+    """Base class of rate laws.
+
+    Subclasses implement :meth:`propensity`; :meth:`ode_rate` (the deterministic,
+    large-volume limit used by the reaction-rate ODE) defaults to the same value.
+    :meth:`rate_law` gives the propensity as math (an expression tree), which is how
+    :func:`jumpax.to_sbml` writes it; a subclass that computes something else must override
+    it too (the export refuses kinetics whose class inherits it).
+    """
+
+    @property
+    def species_refs(self) -> tuple[str, ...]:
+        """Names of species the rate law reads besides the reaction's reactants."""
+        return ()
+
+    @property
+    def parameters(self) -> dict[str, Array]:
+        """The parameter values that :meth:`rate_law` reads, by name (default: array fields)."""
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if not field.metadata.get("static", False)
+        }
+
+    def rate_law(self, reactants: Side, volume: Node) -> Node:
+        """The propensity as an expression tree (see :class:`jumpax.Expression`).
+
+        Evaluated with :attr:`parameters` on the counts of a state in which the reactants are
+        available, the tree gives :meth:`propensity` (up to rounding).
+
+        Args:
+            reactants: the reaction's reactants as ``(species name, coefficient)`` pairs.
+            volume: the tree standing for the system volume, e.g. ``("const", 2.0)`` or a
+                compartment's ``("param", name)``.
+
+        Returns:
+            A tree whose ``("species", name)`` leaves are species counts and whose
+            ``("param", name)`` leaves are entries of :attr:`parameters`.
+
+        Raises:
+            NotImplementedError: for kinetics that have no law as math.
+        """
+        raise NotImplementedError(f"{type(self).__name__} kinetics cannot be written as math")
+
+    def check_reaction(self, reactants: Reactants) -> None:
+        """Raises ``ValueError`` if this rate law cannot drive a reaction with these reactants."""
+
+    @abc.abstractmethod
+    def propensity(
+        self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array
+    ) -> Array:
+        """The firing rate of one reaction in state ``x``.
+
+        Args:
+            x: molecule counts, shape ``(n_species,)``, floating point.
+            reactants: the reaction's reactants as ``(species index, coefficient)`` pairs.
+            index: maps species names to positions in ``x``.
+            volume: the system volume ``V``.
+
+        Returns:
+            A scalar propensity (events per unit time).
+        """
+
+    def ode_rate(
+        self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array
+    ) -> Array:
+        """The reaction's rate in the deterministic (reaction-rate ODE) limit, in counts/time."""
+        return self.propensity(x, reactants, index, volume)
+
+
+def mass_action_rates(
+    ks: Array,
+    reactants: Sequence[Reactants],
+    x: Array,
+    volume: Array,
+    *,
+    exact: bool = True,
+    which: Array | None = None,
+) -> Array:
+    """Mass-action rates of several reactions at once (one gather, no per-reaction graph).
+
+    Args:
+        ks: ``(n,)`` rate constants.
+        reactants: per reaction, its ``(species index, coefficient)`` pairs.
+        x: counts, ``(n_species,)``.
+        volume: the system volume.
+        exact: ``True`` for the stochastic propensity ``k V^(1-m) prod_i C(x_i, s_i)``
+            (falling factorials), ``False`` for the ODE limit ``k V^(1-m) prod_i x_i^s_i / s_i!``.
+            Both are products of factors ``>= 1`` once the reactants are available, so no
+            intermediate result overflows when the binomial (or power) itself is finite.
+        which: positions (an int array) of the reactions wanted, default all. Each rate is
+            computed by the same arithmetic either way, so the values agree bit for bit.
+
+    Returns:
+        ``(n,)`` rates, or one per entry of ``which``.
+    """
+    slots = max(1, max(len(r) for r in reactants))
+    index = np.zeros((len(reactants), slots), dtype=np.int32)
+    coefficient = np.zeros((len(reactants), slots), dtype=np.int64)
+    for j, pairs in enumerate(reactants):
+        for slot, (i, s) in enumerate(pairs):
+            index[j, slot], coefficient[j, slot] = i, s
+    order = coefficient.sum(axis=1)
+    scale = ks * volume ** jnp.asarray(1 - order, dtype=x.dtype)
+    highest = int(coefficient.max(initial=0))
+    if which is not None:
+        scale = scale[which]
+        index = jnp.asarray(index)[which]
+        coefficient = jnp.asarray(coefficient)[which]
+    counts = x[index]
+    terms = jnp.ones_like(counts)
+    for m in range(highest):
+        # C(x, s) = prod_{m < s} (x - m) / (s - m) and x^s / s! = prod_{m < s} x / (s - m): for
+        # x >= s every factor is >= 1, so the partial products rise from 1 to the final value
+        # and cannot overflow unless it does. x - m is clamped at 0, so for a count x < s the
+        # factor m = x and all later ones are 0: C(x, s) is exactly +0, never negative or NaN.
+        active = coefficient > m
+        remaining = jnp.where(active, coefficient - m, 1).astype(x.dtype)
+        numerator = jnp.where(counts >= m, counts - m, 0.0) if exact else counts
+        terms = terms * jnp.where(active, numerator / remaining, 1.0)
+    return scale * jnp.prod(terms, axis=-1)
+
+
+def _binomial(name: str, coefficient: int) -> Node:
+    """``C(x, s)`` as math: ``x (x - 1) ... (x - s + 1) / s!``."""
+    x = ("species", name)
+    if coefficient == 1:
+        return x
+    factors = [x, *(("minus", x, ("const", float(m))) for m in range(1, coefficient))]
+    return ("divide", ("times", *factors), ("const", float(math.factorial(coefficient))))
+
+
+class MassAction(AbstractKinetics):
+    r"""Mass-action kinetics with stochastic rate constant ``k``.
+
+    In counts: ``a(x) = k V^(1-m) prod_i C(x_i, s_i)`` where ``m = sum_i s_i`` is the order,
+    ``s_i`` the reactant coefficients and ``C`` the binomial coefficient computed exactly as a
+    falling factorial (no ``lgamma``), so it is exactly 0 whenever ``x_i < s_i``.
+    For ``2 A -> B`` this is ``k A (A-1) / 2 / V``.
+
+    In concentrations the deterministic rate is ``k prod_i c_i^{s_i} / s_i!``; the ODE limit
+    used by :meth:`ode_rate` is ``k V^(1-m) prod_i x_i^{s_i} / s_i!``, the same rate written in
+    counts. (Rate constants that already include the ``1/s_i!`` factor, as in many textbooks,
+    must be multiplied by ``s_i!`` to be used here.)
+
+    Attributes:
+        k: the rate constant (non-negative).
+    """
+
+    k: Array
+
+    def __init__(self, k: ArrayLike):
+        """Creates a `MassAction`.
+
+        Args:
+            k: the rate constant, non-negative.
+        """
+        self.k = check_finite_nonnegative("MassAction rate constant k", k)
+
+    def propensity(self, x, reactants, index, volume):
+        """``k V^(1-m) prod_i C(x_i, s_i)``."""
+        return mass_action_rates(self.k[None], [reactants], x, volume)[0]
+
+    def ode_rate(self, x, reactants, index, volume):
+        """``k V^(1-m) prod_i x_i^{s_i} / s_i!``."""
+        return mass_action_rates(self.k[None], [reactants], x, volume, exact=False)[0]
+
+    def rate_law(self, reactants: Side, volume: Node) -> Node:
+        """``k V^(1-m) prod_i x_i (x_i - 1) ... (x_i - s_i + 1) / s_i!``."""
+        order = sum(s for _, s in reactants)
+        factors: list[Node] = [("param", "k")]
+        if order != 1:
+            factors.append(("power", volume, ("const", float(1 - order))))
+        factors += [_binomial(name, s) for name, s in reactants]
+        return ("times", *factors)
+
+
+class Constant(AbstractKinetics):
+    """A constant propensity, independent of the state.
+
+    In counts: ``a(x) = rate`` events per unit time. In concentrations a constant production
+    rate ``r`` (concentration per time) corresponds to ``rate = r V``.
+
+    Attributes:
+        rate: the propensity (non-negative).
+    """
+
+    rate: Array
+
+    def __init__(self, rate: ArrayLike):
+        """Creates a `Constant`.
+
+        Args:
+            rate: events per unit time, non-negative.
+        """
+        self.rate = check_finite_nonnegative("Constant rate", rate)
+
+    def propensity(self, x, reactants, index, volume):
+        """``rate``."""
+        return self.rate
+
+    def rate_law(self, reactants: Side, volume: Node) -> Node:
+        """``rate``."""
+        return ("param", "rate")
+
+
+class _AbstractHill(AbstractKinetics):
+    """Shared parameters and validation of the two Hill rate laws."""
+
+    regulator: str = eqx.field(static=True)
+    vmax: Array
+    K: Array
+    n: Array
+
+    def __init__(self, regulator: str, vmax: ArrayLike, K: ArrayLike, n: ArrayLike = 1.0):
+        """Creates the Hill rate law.
+
+        Args:
+            regulator: name of the regulating species.
+            vmax: maximal propensity (events per unit time), non-negative.
+            K: half-saturation constant in molecules, positive.
+            n: Hill coefficient, positive.
+        """
+        if not isinstance(regulator, str) or not regulator:
+            raise ValueError(f"Hill kinetics needs a species name as regulator, got {regulator!r}")
+        self.regulator = regulator
+        self.vmax = check_finite_nonnegative(f"{type(self).__name__} vmax", vmax)
+        self.K = check_positive(f"{type(self).__name__} K", K)
+        self.n = check_positive(f"{type(self).__name__} Hill coefficient n", n)
+
+    @property
+    def species_refs(self) -> tuple[str, ...]:
+        """The regulator."""
+        return (self.regulator,)
+
+    def _hill(self, x: Array, index: Mapping[str, int], activation: bool) -> Array:
+        """``vmax r^n / (K^n + r^n)`` or ``vmax K^n / (K^n + r^n)`` for the regulator count."""
+        r_n = where_positive(x[index[self.regulator]], lambda r: r**self.n, 0.0)
+        k_n = self.K**self.n
+        return self.vmax * ((r_n if activation else k_n) / (k_n + r_n))
+
+    def _hill_law(self, activation: bool) -> Node:
+        """:meth:`_hill` as math."""
+        r_n = ("power", ("species", self.regulator), ("param", "n"))
+        k_n = ("power", ("param", "K"), ("param", "n"))
+        return (
+            "times",
+            ("param", "vmax"),
+            ("divide", r_n if activation else k_n, ("plus", k_n, r_n)),
+        )
+
+
+class HillActivation(_AbstractHill):
+    """Hill activation by a regulator species ``R``.
+
+    In counts: ``a(x) = vmax R^n / (K^n + R^n)`` with ``vmax`` in events per unit time and
+    ``K`` in molecules. In concentrations (``v_c R_c^n / (K_c^n + R_c^n)``):
+    ``vmax = V v_c`` and ``K = V K_c``.
+
+    Attributes:
+        regulator: the activating species (static).
+        vmax: maximal propensity.
+        K: half-activation count.
+        n: Hill coefficient.
+    """
+
+    def propensity(self, x, reactants, index, volume):
+        """``vmax R^n / (K^n + R^n)``."""
+        return self._hill(x, index, activation=True)
+
+    def rate_law(self, reactants: Side, volume: Node) -> Node:
+        """``vmax R^n / (K^n + R^n)``."""
+        return self._hill_law(activation=True)
+
+
+class HillRepression(_AbstractHill):
+    """Hill repression by a regulator species ``R``.
+
+    In counts: ``a(x) = vmax K^n / (K^n + R^n)`` with ``vmax`` in events per unit time and
+    ``K`` in molecules. In concentrations: ``vmax = V v_c`` and ``K = V K_c``.
+
+    Attributes:
+        regulator: the repressing species (static).
+        vmax: maximal propensity (reached when ``R = 0``).
+        K: half-repression count.
+        n: Hill coefficient.
+    """
+
+    def propensity(self, x, reactants, index, volume):
+        """``vmax K^n / (K^n + R^n)``."""
+        return self._hill(x, index, activation=False)
+
+    def rate_law(self, reactants: Side, volume: Node) -> Node:
+        """``vmax K^n / (K^n + R^n)``."""
+        return self._hill_law(activation=False)
+
+
+class MichaelisMenten(AbstractKinetics):
+    """Michaelis-Menten kinetics of a substrate ``S``.
+
+    In counts: ``a(x) = vmax S / (Km + S)`` with ``vmax`` in events per unit time and ``Km``
+    in molecules. In concentrations (``V_c S_c / (Km_c + S_c)``): ``vmax = V V_c`` and
+    ``Km = V Km_c``.
+
+    Attributes:
+        vmax: maximal propensity.
+        Km: Michaelis constant in molecules.
+        substrate: the substrate's name (static); ``None`` means the reaction's only reactant.
+    """
+
+    vmax: Array
+    Km: Array
+    substrate: str | None = eqx.field(static=True)
+
+    def __init__(self, vmax: ArrayLike, Km: ArrayLike, substrate: str | None = None):
+        """Creates a `MichaelisMenten`.
+
+        Args:
+            vmax: maximal propensity, non-negative.
+            Km: Michaelis constant in molecules, positive.
+            substrate: species name; defaults to the reaction's single reactant.
+        """
+        self.vmax = check_finite_nonnegative("MichaelisMenten vmax", vmax)
+        self.Km = check_positive("MichaelisMenten Km", Km)
+        self.substrate = substrate
+
+    @property
+    def species_refs(self) -> tuple[str, ...]:
+        """The substrate, when named explicitly."""
+        return () if self.substrate is None else (self.substrate,)
+
+    def check_reaction(self, reactants: Reactants) -> None:
+        """Without ``substrate=``, the reaction must have exactly one reactant species."""
+        if self.substrate is None and len(reactants) != 1:
+            raise ValueError(
+                "MichaelisMenten without substrate= needs a reaction with exactly one reactant "
+                f"species, got {len(reactants)}; name the substrate explicitly"
+            )
+
+    def propensity(self, x, reactants, index, volume):
+        """``vmax S / (Km + S)``."""
+        s = x[reactants[0][0] if self.substrate is None else index[self.substrate]]
+        return self.vmax * s / (self.Km + s)
+
+    def rate_law(self, reactants: Side, volume: Node) -> Node:
+        """``vmax S / (Km + S)``."""
+        s = ("species", reactants[0][0] if self.substrate is None else self.substrate)
+        return ("divide", ("times", ("param", "vmax"), s), ("plus", ("param", "Km"), s))

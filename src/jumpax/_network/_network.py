@@ -1,0 +1,551 @@
+"""Reactions and reaction networks: parsing, species order, propensities and path likelihoods."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+from .._checks import (
+    as_float_array,
+    check_host_values,
+    check_positive,
+    is_concrete,
+    species_position,
+)
+from .._numerics import where_positive
+from ._events import AssignmentRule, Assignments, StateEvent, TimeEvent
+from ._kinetics import AbstractKinetics, MassAction, mass_action_rates
+
+if TYPE_CHECKING:
+    from .._results import SimulationResults
+
+MAX_COUNT = 2**31 - 1
+"""The largest count the integer solvers represent exactly."""
+
+Side = tuple[tuple[str, int], ...]
+"""One side of a reaction: ``(species name, stoichiometric coefficient)`` pairs."""
+
+_SPECIES_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_TERM = re.compile(rf"^(?:(\d+)\s*)?({_SPECIES_NAME})$")
+_NON_INTEGER = re.compile(r"^\d*\.\d*\s*\S")
+
+
+def _parse_side(text: str, reaction: str) -> Side:
+    """Parses one side of a reaction string into merged ``(name, coefficient)`` pairs."""
+    text = text.strip()
+    if text == "0":
+        return ()
+    if not text:
+        raise ValueError(
+            f"reaction {reaction!r} has an empty side; write 0 for 'nothing' (e.g. '0 -> X')"
+        )
+    counts: dict[str, int] = {}
+    for raw in text.split("+"):
+        term = raw.strip()
+        if not term:
+            raise ValueError(f"reaction {reaction!r} has an empty species name (a stray '+')")
+        if _NON_INTEGER.match(term):
+            raise ValueError(
+                f"reaction {reaction!r}: non-integer stoichiometric coefficient in {term!r}"
+            )
+        match = _TERM.match(term)
+        if match is None:
+            raise ValueError(
+                f"reaction {reaction!r}: malformed term {term!r}; expected '[integer] species' "
+                "with a species name of letters, digits and underscores"
+            )
+        coefficient = 1 if match.group(1) is None else int(match.group(1))
+        if coefficient == 0:
+            raise ValueError(f"reaction {reaction!r}: zero coefficient in {term!r}")
+        name = match.group(2)
+        counts[name] = counts.get(name, 0) + coefficient
+    return tuple(counts.items())
+
+
+def parse_reaction(string: str) -> tuple[Side, Side]:
+    """Parses ``"2 A + B -> C"`` into reactant and product sides.
+
+    Args:
+        string: a reaction with exactly one ``->``; ``0`` stands for nothing.
+
+    Returns:
+        ``(reactants, products)``, each a tuple of ``(species, coefficient)`` pairs in order
+        of first appearance, repeated species merged (``A + A`` is ``2 A``).
+
+    Raises:
+        ValueError: naming the offending text, for a missing or repeated arrow, ``<->``,
+            empty species names, non-integer or zero coefficients and malformed terms.
+    """
+    if not isinstance(string, str):
+        raise ValueError(f"a reaction must be a string like 'A + B -> C', got {string!r}")
+    if "<->" in string or "<-" in string:
+        raise ValueError(
+            f"reaction {string!r}: reversible arrows are not supported; write two reactions"
+        )
+    arrows = string.count("->")
+    if arrows != 1:
+        problem = "no '->'" if arrows == 0 else f"{arrows} arrows"
+        raise ValueError(f"reaction {string!r} has {problem}; expected exactly one '->'")
+    left, right = string.split("->")
+    return _parse_side(left, string), _parse_side(right, string)
+
+
+def _format_side(side: Side) -> str:
+    if not side:
+        return "0"
+    return " + ".join(name if s == 1 else f"{s} {name}" for name, s in side)
+
+
+class Reaction(eqx.Module):
+    """One reaction: its stoichiometry (parsed from a string) and its kinetics.
+
+    Example:
+        >>> Reaction("2 A + B -> C", MassAction(0.1), name="binding")
+        >>> Reaction("0 -> X", 10.0)  # a number means MassAction(number)
+
+    Attributes:
+        reactants: ``(species, coefficient)`` pairs consumed (static).
+        products: ``(species, coefficient)`` pairs produced (static).
+        kinetics: the rate law; its array fields are trainable parameters.
+        name: an optional label (static).
+    """
+
+    reactants: Side = eqx.field(static=True)
+    products: Side = eqx.field(static=True)
+    kinetics: AbstractKinetics
+    name: str | None = eqx.field(static=True)
+
+    def __init__(
+        self, string: str, kinetics: AbstractKinetics | ArrayLike, name: str | None = None
+    ):
+        """Parses the reaction string and attaches its kinetics.
+
+        Args:
+            string: the stoichiometry, e.g. ``"2 A + B -> C"``, ``"0 -> X"``, ``"X -> 0"``.
+            kinetics: a rate law; a plain number ``k`` is shorthand for ``MassAction(k)``.
+            name: an optional label used in tables and error messages.
+        """
+        self.reactants, self.products = parse_reaction(string)
+        if not isinstance(kinetics, AbstractKinetics):
+            kinetics = MassAction(kinetics)
+        self.kinetics = kinetics
+        self.name = name
+
+    @property
+    def string(self) -> str:
+        """The canonical reaction string, e.g. ``"2 A + B -> C"``."""
+        return f"{_format_side(self.reactants)} -> {_format_side(self.products)}"
+
+    @property
+    def label(self) -> str:
+        """The name if given, else the reaction string."""
+        return self.name if self.name is not None else self.string
+
+
+def _as_reaction(item: Reaction | tuple) -> Reaction:
+    if isinstance(item, Reaction):
+        return item
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        return Reaction(*item)
+    raise ValueError(
+        f"expected a Reaction or a (string, kinetics[, name]) tuple, got {item!r}"
+    )
+
+
+class ReactionNetwork(eqx.Module):
+    """A set of reactions among named species: the model simulated by :func:`jumpax.simulate`.
+
+    Species are ordered by first appearance in the reactions unless ``species=`` is given.
+    The network is an Equinox module: ``jax.grad`` of a scalar function of the network gives
+    gradients for every rate parameter, and it can be built from traced values.
+
+    Example:
+        >>> net = ReactionNetwork([Reaction("0 -> X", 10.0), Reaction("X -> 0", 0.1)])
+        >>> net.species
+        ('X',)
+
+    Attributes:
+        reactions: the reactions, in order (their index is the reaction id in results).
+        species: species names (static); positions in state vectors.
+        volume: the system volume ``V`` used by volume-dependent kinetics.
+        default_x0: an optional default initial state (static), see :attr:`x0`.
+    """
+
+    reactions: tuple[Reaction, ...]
+    species: tuple[str, ...] = eqx.field(static=True)
+    volume: Array
+    default_x0: tuple[float, ...] | None = eqx.field(static=True)
+    rules: tuple[AssignmentRule, ...]
+    events: tuple[TimeEvent | StateEvent, ...]
+
+    def __init__(
+        self,
+        reactions: Sequence[Reaction | tuple],
+        species: Sequence[str] | None = None,
+        volume: ArrayLike = 1.0,
+        x0: Mapping[str, int] | ArrayLike | None = None,
+        *,
+        rules: Sequence[AssignmentRule] = (),
+        events: Sequence[TimeEvent | StateEvent] = (),
+    ):
+        """Builds the network and checks its species.
+
+        Args:
+            reactions: ``Reaction`` objects or ``(string, kinetics[, name])`` tuples.
+            species: the species order; must contain every species the reactions use
+                (extra, inert species are allowed). Defaults to order of first appearance.
+            volume: the system volume, positive.
+            x0: an optional default initial state (array or ``{species: count}`` dict),
+                available as :attr:`x0`.
+            rules: assignment rules, applied in order after every change of the state.
+            events: time and state events (see :mod:`jumpax.events`).
+        """
+        reactions = tuple(_as_reaction(r) for r in reactions)
+        if not reactions:
+            raise ValueError("a ReactionNetwork needs at least one reaction")
+        used: dict[str, None] = {}
+        for reaction in reactions:
+            for name, _ in reaction.reactants + reaction.products:
+                used.setdefault(name)
+            for name in reaction.kinetics.species_refs:
+                used.setdefault(name)
+        if species is None:
+            species = tuple(used)
+        else:
+            species = tuple(species)
+            duplicates = sorted({s for s in species if species.count(s) > 1})
+            if duplicates:
+                raise ValueError(f"species listed more than once: {duplicates}")
+            unknown = [s for s in used if s not in species]
+            if unknown:
+                raise ValueError(
+                    f"reactions use species {unknown} that are not in species={list(species)}"
+                )
+        self.reactions = reactions
+        self.species = species
+        self.volume = check_positive("volume", volume)
+        for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
+            reaction.kinetics.check_reaction(reactants)
+        self.rules = tuple(rules)
+        self.events = tuple(events)
+        self._check_rules_and_events()
+        self.default_x0 = None
+        if x0 is not None:
+            state = checked_state(species, x0)
+            if not is_concrete(state):
+                raise ValueError("a network's default x0 must be concrete, not a traced value")
+            self.default_x0 = tuple(float(v) for v in np.asarray(state))
+
+    def _check_rules_and_events(self) -> None:
+        for rule in self.rules:
+            if not isinstance(rule, AssignmentRule):
+                raise ValueError(f"rules must be AssignmentRule objects, got {rule!r}")
+            if rule.species not in self.species:
+                raise ValueError(f"an assignment rule sets unknown species {rule.species!r}")
+            if np.any(self.stoichiometry[:, self.species.index(rule.species)]):
+                raise ValueError(
+                    f"species {rule.species!r} is set by an assignment rule and also changed "
+                    "by reactions"
+                )
+        for event in self.events:
+            if not isinstance(event, TimeEvent | StateEvent):
+                raise ValueError(f"events must be TimeEvent or StateEvent objects, got {event!r}")
+            unknown = [s for s in event.assignments.species if s not in self.species]
+            if unknown:
+                raise ValueError(f"an event assigns unknown species {unknown}")
+
+    def apply_rules(self, x: Array) -> Array:
+        """The state with every assignment rule applied (in order)."""
+        for rule in self.rules:
+            x = x.at[self.species.index(rule.species)].set(rule.expression(x))
+        return x
+
+    def apply_assignments(self, assignments: Assignments, x: Array) -> Array:
+        """The state after simultaneous assignments, then the assignment rules."""
+        values = [value(x) for value in assignments.values]
+        for name, value in zip(assignments.species, values, strict=True):
+            x = x.at[self.species.index(name)].set(value)
+        return self.apply_rules(x)
+
+    # ----------------------------------------------------------------------------- structure
+    @property
+    def n_species(self) -> int:
+        """Number of species."""
+        return len(self.species)
+
+    @property
+    def n_reactions(self) -> int:
+        """Number of reactions."""
+        return len(self.reactions)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Maps species names to positions in state vectors."""
+        return {name: i for i, name in enumerate(self.species)}
+
+    @property
+    def reactant_indices(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Per reaction, its reactants as ``(species index, coefficient)`` pairs."""
+        index = self.index
+        return tuple(tuple((index[n], s) for n, s in r.reactants) for r in self.reactions)
+
+    def _side_matrix(self, side: str) -> np.ndarray:
+        matrix = np.zeros((self.n_reactions, self.n_species), dtype=np.int64)
+        index = self.index
+        for j, reaction in enumerate(self.reactions):
+            for name, s in getattr(reaction, side):
+                matrix[j, index[name]] = s
+        return matrix
+
+    @property
+    def reactant_matrix(self) -> np.ndarray:
+        """``(n_reactions, n_species)`` reactant coefficients."""
+        return self._side_matrix("reactants")
+
+    @property
+    def product_matrix(self) -> np.ndarray:
+        """``(n_reactions, n_species)`` product coefficients."""
+        return self._side_matrix("products")
+
+    @property
+    def stoichiometry(self) -> np.ndarray:
+        """``(n_reactions, n_species)`` net change of each species when each reaction fires."""
+        return self.product_matrix - self.reactant_matrix
+
+    @property
+    def x0(self) -> Array:
+        """The network's default initial state.
+
+        Raises:
+            ValueError: if the network was built without ``x0=``.
+        """
+        if self.default_x0 is None:
+            raise ValueError("this network has no default initial state; pass x0 explicitly")
+        return jnp.asarray(self.default_x0, dtype=jnp.result_type(float))
+
+    def species_index(self, species: int | str) -> int:
+        """The position of a species given by name or index.
+
+        Raises:
+            ValueError: for an unknown name or an out-of-range index.
+        """
+        return species_position(self.species, species)
+
+    def as_state(self, x0: Mapping[str, int] | ArrayLike) -> Array:
+        """Converts an initial state to a float array of counts in species order.
+
+        Args:
+            x0: an array of shape ``(n_species,)`` (or ``(n, n_species)`` for one state per
+                trajectory), or a ``{species: count}`` dict (missing species start at 0).
+
+        Raises:
+            ValueError: for unknown species, a wrong shape, or negative, non-integer or
+                non-finite counts.
+        """
+        return as_float_array(checked_state(self.species, x0))
+
+
+    # ----------------------------------------------------------------------------- rates
+    def _rates(self, x: Array, exact: bool) -> Array:
+        """Propensities (``exact``) or ODE rates of all reactions, in reaction order.
+
+        Mass-action reactions are evaluated together by one vectorised expression, the others
+        one by one; reactions with other kinetics are gated on reactant availability. Integer
+        counts are converted to JAX's default float dtype first.
+        """
+        x = x.astype(jnp.result_type(float)) if jnp.issubdtype(x.dtype, jnp.integer) else x
+        mass_action = [
+            j for j, r in enumerate(self.reactions) if isinstance(r.kinetics, MassAction)
+        ]
+        reactants = self.reactant_indices
+        rates = [None] * self.n_reactions
+        if mass_action:
+            ks = jnp.stack([self.reactions[j].kinetics.k for j in mass_action]).astype(x.dtype)
+            grouped = mass_action_rates(
+                ks, [reactants[j] for j in mass_action], x, self.volume, exact=exact
+            )
+            if len(mass_action) == self.n_reactions:
+                return grouped
+            for position, j in enumerate(mass_action):
+                rates[j] = grouped[position]
+        index = self.index
+        for j, reaction in enumerate(self.reactions):
+            if rates[j] is not None:
+                continue
+            kinetics = reaction.kinetics
+            law = kinetics.propensity if exact else kinetics.ode_rate
+            rate = jnp.asarray(law(x, reactants[j], index, self.volume), dtype=x.dtype)
+            if exact and reactants[j]:
+                available = jnp.all(jnp.stack([x[i] >= s for i, s in reactants[j]]))
+                rate = jnp.where(available, rate, 0.0)
+            rates[j] = rate
+        return jnp.stack(rates)
+
+    def propensities(self, x: Array) -> Array:
+        """Propensities of all reactions in state ``x``.
+
+        Args:
+            x: counts, shape ``(n_species,)``.
+
+        Returns:
+            ``(n_reactions,)`` propensities; exactly 0 for every reaction whose reactants are
+            not all available, so no count can go negative.
+        """
+        return self._rates(x, exact=True)
+
+    def _all_mass_action(self) -> bool:
+        return all(isinstance(r.kinetics, MassAction) for r in self.reactions)
+
+    def propensity_dependents(self) -> np.ndarray | None:
+        """Which propensities each reaction changes, for updating only those after an event.
+
+        Returns:
+            ``(n_reactions, width)`` int32: row ``r`` lists the reactions whose reactants a
+            firing of ``r`` changes (padded by repeating an entry), or ``None`` when a firing
+            can change more than that: kinetics other than mass action (their laws may read
+            any species), assignment rules or events.
+        """
+        if self.rules or self.events or not self._all_mass_action():
+            return None
+        changes = self.stoichiometry != 0
+        reads = self.reactant_matrix > 0
+        rows = [np.flatnonzero(reads[:, changes[r]].any(axis=1)) for r in range(self.n_reactions)]
+        rows = [row if row.size else np.array([r]) for r, row in enumerate(rows)]
+        width = max(row.size for row in rows)
+        return np.stack([np.pad(row, (0, width - row.size), mode="edge") for row in rows]).astype(
+            np.int32
+        )
+
+    def propensities_of(self, x: Array, which: Array) -> Array:
+        """Propensities of the reactions at positions ``which`` only (mass-action networks).
+
+        Equal bit for bit to the same entries of :meth:`propensities`.
+
+        Raises:
+            ValueError: if a reaction does not have mass-action kinetics, or for a concrete
+                position outside ``[0, n_reactions)`` (JAX indexing would clamp it silently).
+        """
+        if not self._all_mass_action():
+            raise ValueError("propensities_of needs a network whose reactions are all mass action")
+        if is_concrete(which):
+            positions = np.asarray(which)
+            if np.any((positions < 0) | (positions >= self.n_reactions)):
+                raise ValueError(
+                    f"reaction positions must lie in [0, {self.n_reactions}), got {positions}"
+                )
+        x = x.astype(jnp.result_type(float))
+        ks = jnp.stack([r.kinetics.k for r in self.reactions]).astype(x.dtype)
+        return mass_action_rates(ks, self.reactant_indices, x, self.volume, which=which)
+
+    def ode_rates(self, x: Array) -> Array:
+        """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""
+        return self._rates(x, exact=False)
+
+    def ode_rhs(self, t: ArrayLike, x: Array) -> Array:
+        """Right-hand side ``dx/dt`` of the reaction-rate equations in counts.
+
+        It is the large-volume limit of the same propensities the simulator uses, so the
+        CME, the chemical Langevin equation and the ODE agree.
+        """
+        del t
+        return self.ode_rates(x) @ jnp.asarray(self.stoichiometry, dtype=x.dtype)
+
+    def to_sbml(self) -> str:
+        """This network as an SBML Level 3 document (see :func:`jumpax.sbml.to_sbml`)."""
+        from ..sbml import to_sbml
+
+        return to_sbml(self)
+
+    # ----------------------------------------------------------------------------- likelihood
+    def log_prob(self, results: SimulationResults) -> Array:
+        """Per-step log-likelihood of simulated event-list paths under this network.
+
+        For an event step ``i`` (reaction ``r`` taking ``x[i]`` to ``x[i+1]`` at ``t[i+1]``)
+        the entry is ``log a_r(x_i) - a0(x_i) (t_{i+1} - t_i)``; the first padding row holds the
+        survival term ``-a0(x_last) (t1 - t_last)``; later rows are 0. ``sum(log_prob)`` is the
+        exact log-likelihood of the path, differentiable in every rate parameter.
+
+        Args:
+            results: event-list results (``save_at=None``), single or an ensemble.
+
+        Returns:
+            ``(max_steps,)``, or ``(n_trajectories, max_steps)`` for an ensemble.
+
+        Raises:
+            ValueError: for grid-mode results or results of another network's species.
+        """
+        if results.reactions is None:
+            raise ValueError(
+                "log_prob needs event-list results (simulate with save_at=None): grid-mode "
+                "results do not record which reactions fired"
+            )
+        if tuple(results.species) != self.species:
+            raise ValueError(
+                f"results are for species {list(results.species)}, "
+                f"this network has {list(self.species)}"
+            )
+        path_log_prob = self._path_log_prob
+        for _ in range(results.reactions.ndim - 1):
+            path_log_prob = jax.vmap(path_log_prob)
+        return path_log_prob(results.x, results.t, results.reactions)
+
+    def _path_log_prob(self, x: Array, t: Array, reactions: Array) -> Array:
+        a = jax.vmap(self.propensities)(x[:-1])
+        fired = reactions >= 0
+        a_fired = jnp.take_along_axis(a, jnp.where(fired, reactions, 0)[:, None], axis=1)[:, 0]
+        log_rate = jnp.where(fired, where_positive(a_fired, jnp.log, -jnp.inf), 0.0)
+        return log_rate - a.sum(axis=1) * (t[1:] - t[:-1])
+
+
+def checked_state(
+    species: tuple[str, ...], x0: Mapping[str, int] | ArrayLike, *, integer: bool = False
+) -> np.ndarray | Array:
+    """A validated state of counts for ``species``.
+
+    A NumPy array when concrete (validated on the host, no device work: the simulation entry
+    points pass it straight to their compiled function), else the traced value.
+
+    Args:
+        species: the species names, in order.
+        x0: an array ``(n_species,)`` or ``(n, n_species)``, or a ``{species: count}`` dict.
+        integer: integer counts (``int32``, ``int64`` with x64; at most ``2**31 - 1``) instead
+            of JAX's default float dtype.
+
+    Raises:
+        ValueError: for unknown species, a wrong shape, or negative, non-integer, non-finite
+            or (integer counts) too large counts.
+    """
+    dtype = jnp.result_type(int) if integer else jnp.result_type(float)
+    if isinstance(x0, Mapping):
+        unknown = [name for name in x0 if name not in species]
+        if unknown:
+            raise ValueError(f"x0 names unknown species {unknown}; known: {list(species)}")
+        values = [x0.get(name, 0) for name in species]
+        if all(is_concrete(v) for v in values):
+            state = np.asarray([np.asarray(v) for v in values])
+        else:
+            state = jnp.stack([jnp.asarray(v) for v in values])
+    else:
+        state = np.asarray(x0) if is_concrete(x0) else jnp.asarray(x0)
+    if state.ndim not in (1, 2) or state.shape[-1] != len(species):
+        raise ValueError(
+            f"x0 must have shape ({len(species)},) for species {list(species)} "
+            f"(or (n_trajectories, {len(species)})), got shape {tuple(state.shape)}"
+        )
+    if is_concrete(state):
+        if state.dtype.kind not in "biuf":
+            raise ValueError(f"x0 counts must be numbers, got {state.dtype} values")
+        check_host_values("x0 counts", state.astype(np.float64), whole=True)
+        if integer and np.any(state > MAX_COUNT):
+            raise ValueError(f"x0 counts must be at most 2**31 - 1 = {MAX_COUNT}, got {state}")
+        return state.astype(dtype)
+    if integer:
+        return jnp.round(state).astype(dtype)
+    return state.astype(dtype)

@@ -1,0 +1,1 @@
+"""The one simulation loop, its sharding and the public ``simulate``."""

@@ -1,0 +1,204 @@
+"""``simulate``: stochastic simulation of reaction networks, compiled, batched and sharded.
+
+The arguments are checked on the host, then one compiled call runs the loop of
+:mod:`jumpax._simulate._loop` over the whole batch, or over one shard of the batch per local
+device (``shard_map``). Every trajectory draws from its own random stream, seeded from the key
+and its index, so the result never depends on batch size, chunking or the number of devices.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import PartitionSpec as P
+from jaxtyping import ArrayLike, PRNGKeyArray
+
+from .. import _random
+from .._checks import check_positive_int, is_concrete
+from .._network._network import ReactionNetwork, checked_state
+from .._results import SimulationResults
+from .._solver._base import AbstractSolver
+from .._solver._direct import Direct
+from . import _loop
+from ._arguments import times, warn_on_overflow
+from ._output import EventList, FinalState, Grid
+
+DEFAULT_MAX_STEPS_EVENTS = 10_000
+"""Default step budget (buffer length) in event-list mode."""
+
+DEFAULT_MAX_STEPS_GRID = 100_000_000
+"""Default step budget in grid and final-state modes (no memory cost: only a runaway guard)."""
+
+_INVALID = (
+    "an event or assignment rule set a count to a negative, non-integer or non-finite value "
+    "(counts must be whole numbers in [0, 2**31))"
+)
+
+
+def simulate(
+    key: PRNGKeyArray,
+    network: ReactionNetwork,
+    x0: ArrayLike | dict[str, int],
+    t1: ArrayLike,
+    *,
+    t0: ArrayLike = 0.0,
+    solver: AbstractSolver = Direct(),
+    save_at: ArrayLike | Literal["final"] | None = None,
+    max_steps: int | None = None,
+    num_trajectories: int | None = None,
+    first_trajectory: int = 0,
+) -> SimulationResults:
+    """Simulates a reaction network from ``t0`` to ``t1`` (exactly, with the default solver).
+
+    A key defines an endless ensemble: trajectory ``i`` draws from its own random stream,
+    seeded from the key and ``i``. ``num_trajectories=n`` simulates trajectories ``0..n-1``
+    (one trajectory: trajectory 0), so any chunk of an ensemble can be recomputed alone with
+    ``first_trajectory`` (for progress bars, memory limits or several hosts), and the result
+    never depends on batch size or the number of devices.
+
+    Every solver honours the whole model: time events fire exactly at their time, state events
+    right after the step that made their trigger true, assignment rules after every change.
+
+    Args:
+        key: a JAX PRNG key. The same key gives the same result.
+        network: the reaction network.
+        x0: initial counts, an array ``(n_species,)`` or a ``{species: count}`` dict; with
+            ``num_trajectories`` also ``(num_trajectories, n_species)``.
+        t1: the end time (traced: changing it never recompiles).
+        t0: the start time.
+        solver: an exact solver, :class:`~jumpax.Direct` (default),
+            :class:`~jumpax.FirstReaction` or the pathwise :class:`~jumpax.GumbelSoftmaxDirect`,
+            or the approximate :class:`~jumpax.TauLeaping` (grid and final modes only).
+        save_at: ``None`` for the event list (every event; what ``log_prob`` and the
+            REINFORCE losses consume), an increasing array of times in ``[t0, t1]`` for grid
+            mode (memory independent of the number of events), or ``"final"`` for the state at
+            ``t1`` only.
+        max_steps: the per-trajectory step budget. Event-list mode stores ``max_steps`` events
+            (default ``DEFAULT_MAX_STEPS_EVENTS`` = 10,000); grid and final modes store nothing
+            per event and default to ``DEFAULT_MAX_STEPS_GRID`` = 10**8 as a runaway guard.
+            When the budget runs out before ``t1``, ``results.overflow`` is True and an
+            :class:`~jumpax.OverflowWarning` is issued.
+        num_trajectories: ``None`` for one trajectory, else the ensemble size (every result
+            array gets a leading trajectory axis).
+        first_trajectory: the index of the first trajectory simulated, in ``[0, 2**32)``.
+
+    Returns:
+        :class:`~jumpax.SimulationResults`. Integer solvers return integer counts; grid times
+        and final states a truncated trajectory never reached are marked unreached (-1 in
+        integer results, NaN in float results).
+
+    Raises:
+        ValueError: for a bad initial state, times, ``save_at``, ``max_steps``,
+            ``num_trajectories``, ``first_trajectory`` or solver, an event list asked of a
+            solver that records none, or an event or assignment rule that sets a count to a
+            negative, non-integer or non-finite value (under an outer ``jax.jit`` the last is
+            raised as a runtime error when the computation runs).
+    """
+    check_positive_int("num_trajectories", num_trajectories)
+    check_positive_int("max_steps", max_steps)
+    if isinstance(first_trajectory, bool) or not isinstance(first_trajectory, int | np.integer) \
+            or first_trajectory < 0:
+        raise ValueError(f"first_trajectory must be an integer >= 0, got {first_trajectory!r}")
+    batch = num_trajectories or 1
+    if first_trajectory + batch > 2**32:
+        raise ValueError(
+            f"trajectory indices must stay below 2**32, got first_trajectory={first_trajectory} "
+            f"with {batch} trajectories"
+        )
+    if not isinstance(solver, AbstractSolver):
+        raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
+    if not isinstance(network, ReactionNetwork):
+        raise ValueError(f"network must be a ReactionNetwork, got {network!r}")
+    solver.check(network)
+    x0 = checked_state(network.species, x0, integer=solver.integer_counts)
+    if num_trajectories is None and x0.ndim == 2:
+        raise ValueError(
+            f"x0 of shape {tuple(x0.shape)} holds one state per trajectory: "
+            f"pass num_trajectories={x0.shape[0]}"
+        )
+    if x0.ndim == 2 and x0.shape[0] != batch:
+        raise ValueError(f"x0 has {x0.shape[0]} initial states for {batch} trajectories")
+    t0, t1, ts, mode = times(t0, t1, save_at, jnp.result_type(float))
+    if mode == "events" and not solver.records_events:
+        raise ValueError(
+            f"{type(solver).__name__} records no event list: pass save_at=ts or save_at='final'"
+        )
+    if max_steps is None:
+        max_steps = DEFAULT_MAX_STEPS_EVENTS if mode == "events" else DEFAULT_MAX_STEPS_GRID
+    indices = np.arange(first_trajectory, first_trajectory + batch, dtype=np.uint64)
+    local_devices = jax.local_devices()
+    mesh = None
+    # Pathwise solvers are differentiated through the loop, which shard_map does not support.
+    if len(local_devices) > 1 and batch >= len(local_devices) and not solver.reverse_differentiable:
+        # One shard of the ensemble per device: pad to a multiple of the device count.
+        indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
+        mesh = _ensemble_mesh(tuple(local_devices))
+    results, invalid = _run(
+        key, indices.astype(np.uint32), x0, network, t0, t1, ts, solver, mode, int(max_steps),
+        mesh, batch, num_trajectories is None,
+    )
+    if is_concrete(invalid):
+        if np.any(np.asarray(invalid)):
+            raise ValueError(_INVALID)
+    else:
+        results = eqx.error_if(results, jnp.any(invalid), _INVALID)
+    warn_on_overflow(results.overflow)
+    return results
+
+
+@functools.cache
+def _ensemble_mesh(devices: tuple[jax.Device, ...]) -> jax.sharding.Mesh:
+    """A one-axis mesh over ``devices`` that ensembles are sharded on."""
+    return jax.sharding.Mesh(
+        np.asarray(devices), ("trajectories",), axis_types=(jax.sharding.AxisType.Auto,)
+    )
+
+
+@eqx.filter_jit
+def _run(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch, single):
+    """Compiled entry point: the whole batch on one device, or one shard per device.
+
+    ``indices`` may be padded to a multiple of the device count; the first ``batch``
+    trajectories are returned (the first alone, unbatched, with ``single``). Everything here is
+    traced, so a first call compiles once and later calls dispatch one computation.
+
+    Returns:
+        ``(results, invalid)``: the results and the invalid-assignment flags.
+    """
+    words = _random.key_words(key)
+    padded = indices.shape[0]
+    if x0.ndim == 1:
+        x0 = jnp.broadcast_to(x0, (padded, x0.shape[0]))
+    else:
+        x0 = jnp.concatenate([x0, x0[: padded - x0.shape[0]]])
+
+    def local(indices, x0, words, network, t0, t1, ts):
+        rng = jax.vmap(_random.seed, in_axes=(None, 0))(words, indices)
+        if mode == "events":
+            make_output = functools.partial(EventList.empty, t0=t0, max_steps=max_steps)
+        elif mode == "grid":
+            make_output = functools.partial(Grid.empty, ts)
+        else:
+            make_output = lambda x0: FinalState()  # noqa: E731
+        return _loop.run(network, solver, rng, x0, t0, t1, make_output, max_steps)
+
+    args = (indices, x0, words, network, t0, t1, ts)
+    if mesh is None:
+        out = local(*args)
+    else:
+        sharded, replicated = P("trajectories"), P()
+        out = jax.shard_map(
+            local,
+            mesh=mesh,
+            in_specs=(sharded, sharded) + (replicated,) * 5,
+            out_specs=sharded,
+            check_vma=False,
+        )(*args)
+    if single:
+        return jax.tree.map(lambda leaf: leaf[0], out)
+    return jax.tree.map(lambda leaf: leaf[:batch], out) if padded > batch else out

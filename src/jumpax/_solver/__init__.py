@@ -1,0 +1,1 @@
+"""How one step is drawn: the abstract solver and one file per method."""

@@ -1,0 +1,102 @@
+"""Choosing the reaction that fires, exactly, in any float precision.
+
+The direct method fires the first reaction ``r`` whose cumulative propensity exceeds
+``u * a0``. In float32 a plain cumulative sum and a plain product have 24 bits: a reaction below
+``2**-24`` of the total would never fire, or fire far too often, depending on where it is listed.
+Here the cumulative sums are compensated (double-word, about 48 bits), the target ``u * a0`` is an
+exact double-word product of a 41-bit uniform (:func:`jumpax._random.fine_unit`) with the
+double-word total, and the comparisons are made on double words, so propensity ratios down to
+about ``1e-12`` are resolved. If rounding leaves no index above the target, the last reaction
+with positive propensity is returned, so a zero-propensity reaction can never be chosen.
+
+Large networks use a two-level search (blocks of about ``sqrt(n)`` reactions): block totals
+first, then the reactions of the chosen block.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from .._numerics import two_sum
+
+TWO_LEVEL_FROM = 24
+"""Networks with at least this many reactions use the two-level search."""
+
+_SPLIT = 4097.0
+"""Veltkamp's splitter ``2**12 + 1`` for float32 (it is exact, just not optimal, in float64)."""
+
+
+def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
+    """``(p, e)`` with ``p = fl(a b)`` and ``a b = p + e`` exactly (Dekker, no fused multiply)."""
+    p = a * b
+    a_big = _SPLIT * a
+    a_hi = a_big - (a_big - a)
+    a_lo = a - a_hi
+    b_big = _SPLIT * b
+    b_hi = b_big - (b_big - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def cumulative(a: Array) -> tuple[Array, Array]:
+    """Compensated cumulative sums along the last axis: ``(hi, lo)``, ``hi + lo`` to ~48 bits."""
+    total, error = a[..., 0], jnp.zeros_like(a[..., 0])
+    his, los = [total], [error]
+    for j in range(1, a.shape[-1]):
+        total, e = two_sum(total, a[..., j])
+        error = error + e
+        his.append(total)
+        los.append(error)
+    return jnp.stack(his, axis=-1), jnp.stack(los, axis=-1)
+
+
+def _first_above(hi: Array, lo: Array, target_hi: Array, target_lo: Array, weights: Array) -> Array:
+    """First index whose double-word cumulative exceeds the target, else the last positive one.
+
+    The difference ``hi - target_hi`` is exact when the two are close (Sterbenz), so the sign
+    of ``(hi - target_hi) + (lo - target_lo)`` is right to about ``2**-48`` of the total.
+    """
+    n = hi.shape[-1]
+    at_or_below = ((hi - target_hi[..., None]) + (lo - target_lo[..., None])) <= 0
+    count = jnp.sum(at_or_below, axis=-1, dtype=jnp.int32)
+    last_positive = jnp.max(jnp.where(weights > 0, jnp.arange(n, dtype=jnp.int32), 0), axis=-1)
+    return jnp.where(count < n, count, last_positive)
+
+
+def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple[Array, Array]:
+    """``u * total`` as a double word."""
+    p, e = _two_product(u_hi, total_hi)
+    return p, e + (u_hi * total_lo + u_lo * total_hi)
+
+
+def select(a: Array, u_hi: Array, u_lo: Array) -> Array:
+    """The reaction that fires for the uniform ``u_hi + u_lo``: int32.
+
+    Args:
+        a: ``(n,)`` non-negative propensities, not all zero.
+        u_hi: the uniform's leading part.
+        u_lo: its remainder (see :func:`jumpax._random.fine_unit`).
+    """
+    n = a.shape[0]
+    if n < TWO_LEVEL_FROM:
+        hi, lo = cumulative(a)
+        target = _target(u_hi, u_lo, hi[-1], lo[-1])
+        return _first_above(hi, lo, *target, a)
+    width = math.isqrt(n - 1) + 1
+    blocks = jnp.pad(a, (0, width * width - n)).reshape(width, width)
+    inner_hi, inner_lo = cumulative(blocks)
+    totals_hi, totals_lo = inner_hi[:, -1], inner_lo[:, -1]
+    outer_hi, outer_lo = cumulative(totals_hi)
+    outer_lo = outer_lo + jnp.cumsum(totals_lo)
+    target_hi, target_lo = _target(u_hi, u_lo, outer_hi[-1], outer_lo[-1])
+    b = _first_above(outer_hi, outer_lo, target_hi, target_lo, totals_hi + totals_lo)
+    # The target relative to the start of block b.
+    before_hi = jnp.where(b > 0, outer_hi[b - 1], 0.0)
+    before_lo = jnp.where(b > 0, outer_lo[b - 1], 0.0)
+    rest_hi, e = two_sum(target_hi, -before_hi)
+    rest_lo = e + (target_lo - before_lo)
+    i = _first_above(inner_hi[b], inner_lo[b], rest_hi, rest_lo, blocks[b])
+    return (b * width + i).astype(jnp.int32)

@@ -1,0 +1,161 @@
+"""Exact event-by-event simulation (stochastic simulation algorithms): the shared machinery.
+
+Every exact method draws the next reaction and its time from the propensities of the current
+state. :class:`AbstractSSA` keeps the propensities of the current state and the *drawn* next
+event, drawn as soon as the state changes: when the drawn event lies beyond the stop time, the
+trajectory moves to the stop time and keeps the draw (exponential waiting times are memoryless,
+so the draw stays valid while the state is unchanged). Saving at a grid time therefore consumes
+no randomness, and event-list, grid and final-state runs with the same key follow the same
+path. Drawing ahead also keeps a step cheap: it only compares the drawn time with the stop.
+
+A subclass says how many random words one draw needs (:meth:`AbstractSSA.num_words`) and how
+it turns them into a waiting time and a reaction (:meth:`AbstractSSA.sample`); a pathwise
+method also overrides :meth:`AbstractSSA.update`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from .. import _random
+from .._network._network import ReactionNetwork
+from .._numerics import Clock, select, where_positive
+from ._base import STOPPED, AbstractSolver
+
+SPARSE_UPDATES_FROM = 24
+"""Mass-action networks with at least this many reactions update propensities sparsely."""
+
+
+def waiting_time(u: Array, a0: Array) -> Array:
+    """``Exp(a0)`` by inversion of a uniform ``u`` in (0, 1); ``inf`` when ``a0 == 0``."""
+    return where_positive(a0, lambda rate: -jnp.log1p(-u) / rate, jnp.inf)
+
+
+def sparse_dependents(network: ReactionNetwork) -> np.ndarray | None:
+    """The network's propensity dependents, if sparse updates pay off for it, else ``None``.
+
+    They pay off when a firing changes at most a quarter of the propensities of a network
+    with at least ``SPARSE_UPDATES_FROM`` reactions.
+    """
+    if network.n_reactions < SPARSE_UPDATES_FROM:
+        return None
+    dependents = network.propensity_dependents()
+    if dependents is None or 4 * dependents.shape[1] > network.n_reactions:
+        return None
+    return dependents
+
+
+def batch_propensities(network: ReactionNetwork, x: Array) -> Array:
+    """Propensities of a batch of states, ``(batch, n_reactions)``.
+
+    The barrier keeps XLA from fusing the propensities into the cumulative sums of the
+    selection, which would recompute them once per reaction (quadratic cost).
+    """
+    return jax.lax.optimization_barrier(jax.vmap(network.propensities)(x))
+
+
+class SSAState(eqx.Module):
+    """What an exact solver carries between steps.
+
+    Attributes:
+        a: ``(batch, n_reactions)`` propensities of the current state.
+        t_next: the drawn next event's time (``inf`` if nothing can fire).
+        r_next: the drawn next event's reaction.
+        bits: the random words of the draw, kept for solvers that reuse them in
+            :meth:`AbstractSSA.update` (empty otherwise).
+    """
+
+    a: Array
+    t_next: Clock
+    r_next: Array
+    bits: Array
+
+
+class AbstractSSA(AbstractSolver):
+    """Base class of exact solvers: one reaction per step, drawn from the current propensities.
+
+    Subclasses implement :meth:`num_words` and :meth:`sample`.
+
+    Attributes:
+        reuses_bits: whether :meth:`update` reads the draw's random words (pathwise solvers).
+    """
+
+    reuses_bits: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def num_words(self, n_reactions: int) -> int:
+        """How many random 32-bit words one draw needs for a network of this size."""
+
+    @abc.abstractmethod
+    def sample(self, bits: Array, propensities: Array) -> tuple[Array, Array]:
+        """Draws the next event of one trajectory.
+
+        Args:
+            bits: ``(num_words,)`` random words, used for this draw only.
+            propensities: ``(n_reactions,)`` non-negative propensities.
+
+        Returns:
+            ``(tau, r)``: the waiting time (``inf`` when every propensity is 0) and the index
+            of the reaction that fires (int32; meaningless when ``tau`` is ``inf``).
+        """
+
+    def update(
+        self, bits: Array, x: Array, propensities: Array, r: Array, stoichiometry: Array
+    ) -> Array:
+        """The counts of one trajectory after reaction ``r`` fires: ``x + stoichiometry[r]``.
+
+        Pathwise solvers override it to let gradients through (the value must stay the same).
+        """
+        return x + stoichiometry[r]
+
+    def _draw(self, network, a, t, rng):
+        """A fresh draw from propensities ``a`` at times ``t``: ``(t_next, r, bits, rng)``."""
+        rng, bits = _random.words(rng, self.num_words(network.n_reactions))
+        tau, r = jax.vmap(self.sample)(bits, a)
+        kept = bits if self.reuses_bits else bits[:, :0]
+        return t.advance(tau), r, kept, rng
+
+    def init(self, network, x, t, rng):
+        """Propensities of the initial states and the first draw."""
+        a = batch_propensities(network, x)
+        t_next, r, bits, rng = self._draw(network, a, t, rng)
+        return SSAState(a, t_next, r, bits), rng
+
+    def step(self, network, x, t, t_stop, state, rng):
+        """Fires the drawn reaction, or stops at ``t_stop`` if it lies beyond."""
+        fire = state.t_next.not_after(t_stop)
+        stoichiometry = jnp.asarray(network.stoichiometry, x.dtype)
+        fired = jax.vmap(self.update, in_axes=(0, 0, 0, 0, None))(
+            state.bits, x, state.a, state.r_next, stoichiometry
+        )
+        x = jnp.where(fire[:, None], fired, x)
+        t = select(fire, state.t_next, t.stop_at(t_stop))
+        return x, t, jnp.where(fire, state.r_next, STOPPED), state, rng
+
+    def observe(self, network, x, t, code, changed, state, rng):
+        """New propensities and a new draw where the state changed (sparse when that pays).
+
+        Where it did not change, the drawn event stays valid: waiting times are memoryless.
+        """
+        moved = (code >= 0) | changed
+        dependents = sparse_dependents(network)
+        if dependents is None:
+            fresh = batch_propensities(network, x)
+        else:
+            # Only the propensities the fired reaction changes; the same arithmetic as the
+            # full evaluation, so the same values. (No rules or events: nothing else moves x.)
+            which = jnp.asarray(dependents)[jnp.maximum(code, 0)]
+            values = jax.vmap(network.propensities_of)(x, which)
+            rows = jnp.arange(x.shape[0])[:, None]
+            fresh = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
+        a = jnp.where(moved[:, None], fresh, state.a)
+        t_next, r, bits, drawn_rng = self._draw(network, a, t, rng)
+        state = select(moved, SSAState(a, t_next, r, bits), state)
+        return state, jnp.where(moved[:, None], drawn_rng, rng)

@@ -1,0 +1,223 @@
+"""The ``jumpax`` command line: ``jumpax simulate``, ``jumpax demo`` and the workflow commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _save_at(text: str) -> int | list[float]:
+    """``--save-at 51`` (that many equally spaced times) or ``--save-at 0,1,2.5``."""
+    if "," in text:
+        return [float(v) for v in text.split(",") if v.strip()]
+    try:
+        return _positive_int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"--save-at takes a number of points or comma-separated times, got {text!r}"
+        ) from error
+
+
+def simulate_ensemble(key, network, x0, t1, *, num_trajectories, progress=True, **kwargs):
+    """Simulates an ensemble in chunks with a progress bar; identical to one ``simulate`` call.
+
+    Each chunk is simulated with ``first_trajectory`` set to its start, so the result equals
+    ``jumpax.simulate(key, ..., num_trajectories=num_trajectories)`` exactly.
+
+    Args:
+        key: the PRNG key.
+        network: the reaction network.
+        x0: the initial state.
+        t1: the end time.
+        num_trajectories: the ensemble size.
+        progress: whether to show a progress bar.
+        **kwargs: passed on to :func:`jumpax.simulate` (``save_at``, ``max_steps``, ...).
+
+    Returns:
+        The ensemble's :class:`~jumpax.SimulationResults`.
+    """
+    import jax
+    from tqdm.auto import tqdm
+
+    from jumpax import simulate
+
+    chunk = max(1, -(-num_trajectories // 20))
+    parts = []
+    with tqdm(total=num_trajectories, unit="traj", disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, num_trajectories, chunk):
+            size = min(chunk, num_trajectories - start)
+            part = simulate(key, network, x0, t1, num_trajectories=size, first_trajectory=start,
+                            **kwargs)
+            jax.block_until_ready(part)
+            parts.append(part)
+            bar.update(size)
+    return jax.tree.map(lambda *leaves: jax.numpy.concatenate(leaves), *parts)
+
+
+def _resolve_model(name: str):
+    from jumpax import models
+
+    if name in models.CATALOGUE:
+        entry = models.CATALOGUE[name]
+        network = entry.build()
+        return network, network.x0, entry.t1
+    if pathlib.Path(name).suffix.lower() in (".xml", ".sbml"):
+        from jumpax.sbml import find_settings, load_sbml
+
+        try:
+            network = load_sbml(pathlib.Path(name))
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"jumpax: cannot load {name}: {error}") from error
+        settings = find_settings(name)
+        return network, network.x0, None if settings is None else settings.t1
+    known = ", ".join(sorted(models.CATALOGUE))
+    raise SystemExit(f"jumpax: unknown model {name!r}; built-in models: {known}")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import jax
+    import jax.numpy as jnp
+
+    network, x0, default_t1 = _resolve_model(args.model)
+    t1 = args.t1 if args.t1 is not None else default_t1
+    if t1 is None:
+        raise SystemExit("jumpax: this model has no default end time; pass --t1")
+    save_at = None
+    if isinstance(args.save_at, int):
+        save_at = jnp.linspace(0.0, t1, args.save_at)
+    elif args.save_at is not None:
+        save_at = jnp.asarray(args.save_at)
+    if save_at is None and (args.plot or args.n > 1):
+        save_at = jnp.linspace(0.0, t1, 201)
+    started = time.perf_counter()
+    results = simulate_ensemble(
+        jax.random.key(args.seed),
+        network,
+        x0,
+        t1,
+        num_trajectories=args.n,
+        save_at=save_at,
+        max_steps=args.max_steps,
+        progress=not args.quiet,
+    )
+    elapsed = time.perf_counter() - started
+    events = int(np.sum(results.n_steps))
+    print(
+        f"simulated {args.n} trajectories of {args.model} to t1={t1:g}: {events:,} events in "
+        f"{elapsed:.2f} s ({events / elapsed:,.0f} events/s incl. compilation)"
+    )
+    final = np.asarray(results.final_state)
+    for i, name in enumerate(results.species):
+        sd = final[:, i].std(ddof=min(1, args.n - 1))
+        print(f"  {name}: final mean {final[:, i].mean():.4g}, sd {sd:.4g}")
+    if int(np.sum(results.overflow)):
+        print(f"  warning: {int(np.sum(results.overflow))} trajectories hit max_steps (truncated)")
+    if args.out:
+        single = results[0] if args.n == 1 else results
+        single.save(args.out)
+        print(f"wrote {args.out}")
+    if args.plot:
+        from .plotting import plot_results
+
+        plot_results(results, args.plot, title=f"{args.model} (n={args.n})")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``jumpax`` argument parser with all sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="jumpax",
+        description="Exact stochastic simulation, inference and learning for reaction networks.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sim = commands.add_parser("simulate", help="simulate a built-in model or an SBML file")
+    sim.add_argument("model", help="a built-in model name (see `jumpax models`) or FILE.xml")
+    sim.add_argument("--t1", type=float, default=None, help="end time (default: the model's)")
+    sim.add_argument("--n", type=_positive_int, default=1, help="number of trajectories")
+    sim.add_argument(
+        "--save-at",
+        type=_save_at,
+        default=None,
+        help="number of equally spaced save times, or comma-separated times "
+        "(default: the event list for one trajectory, 201 points otherwise)",
+    )
+    sim.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    sim.add_argument("--max-steps", type=_positive_int, default=None, help="step budget")
+    sim.add_argument("--out", type=pathlib.Path, help="write results to FILE.csv or FILE.npz")
+    sim.add_argument("--plot", type=pathlib.Path, help="write a plot to FILE.png")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(handler=_cmd_simulate)
+
+    listing = commands.add_parser("models", help="list the built-in models")
+    listing.set_defaults(handler=_cmd_models)
+
+    from . import learn
+
+    learning = commands.add_parser(
+        "learn", help="learn a stochastic surrogate of a network (deep abstraction)"
+    )
+    learn.add_arguments(learning)
+    learning.set_defaults(handler=learn.main)
+
+    from .fit import add_fit_command
+
+    add_fit_command(commands)
+
+    demo = commands.add_parser("demo", help="a short tour of what jumpax does")
+    demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jumpax-demo"))
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from jumpax import models
+
+    for name, entry in models.CATALOGUE.items():
+        network = entry.build()
+        summary = (entry.build.__doc__ or "").strip().splitlines()[0]
+        print(f"{name:28s} {network.n_species} species, {network.n_reactions} reactions. {summary}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.out_dir)
+
+
+def use_all_cores() -> None:
+    """Asks XLA for one CPU device per core, so that ensembles are sharded over all cores.
+
+    Takes effect only before JAX first initialises its CPU backend, and only when ``XLA_FLAGS``
+    does not already choose a device count.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jumpax`` command."""
+    use_all_cores()
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
