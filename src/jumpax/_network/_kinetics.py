@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
@@ -154,7 +155,13 @@ def mass_action_rates(
         active = coefficient > m
         remaining = jnp.where(active, coefficient - m, 1).astype(x.dtype)
         numerator = jnp.where(counts >= m, counts - m, 0.0) if exact else counts
-        terms = terms * jnp.where(active, numerator / remaining, 1.0)
+        factor = jnp.where(active, numerator / remaining, 1.0)
+        if highest > 3:
+            # XLA would reassociate t * (a / b) into (t * a) / b, whose partial products
+            # overflow (40! > float32's range); the barrier keeps each factor whole. Orders up
+            # to 3 cannot overflow for counts below 2**31.
+            factor = jax.lax.optimization_barrier(factor)
+        terms = terms * factor
     return scale * jnp.prod(terms, axis=-1)
 
 

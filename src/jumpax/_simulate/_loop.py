@@ -27,7 +27,7 @@ from jaxtyping import Array, PyTree
 
 from .._network._events import StateEvent, TimeEvent
 from .._network._network import ReactionNetwork
-from .._numerics import Clock, select
+from .._numerics import Clock
 from .._results import SimulationResults, time_event_code
 from .._solver._base import LEAPED, STOPPED, AbstractSolver
 from ._output import BLOCK, AbstractOutput
@@ -264,28 +264,31 @@ def run(
         overflow = ~s.done & short & ~budget_left
         accept = ~s.done & ~overflow
         solver_state, rng = solver.observe(network, x, t, code, changed, solver_state, rng)
+        # Only what outlives a trajectory's end is guarded: once done (finished, out of budget
+        # or stopped by an invalid assignment) its clock, solver state and streams are unused.
         x = jnp.where(accept[:, None], x, s.x)
-        t = select(accept, t, s.t)
         fired = accept & fire
         output = s.output.update(x, t.hi, code, fired, accept & at_save)
-        invalid = accept & ~ok
+        done = s.done | overflow | (accept & at_end)
+        invalid = s.invalid
         timed = s.timed
+        if settles or time_events:
+            invalid = invalid | (accept & ~ok)
+            done = done | invalid
         if time_events:
             applied = jax.nn.one_hot(k_event, len(time_events), dtype=bool)
             timed = timed | (applied & (accept & at_event)[:, None])
-        checked = bool(settles or time_events)
         return LoopState(
             x=x,
             t=t,
-            solver_state=select(accept, solver_state, s.solver_state),
-            rng=jnp.where(accept[:, None], rng, s.rng),
-            armed=jnp.where(accept[:, None], armed, s.armed) if state_events else s.armed,
+            solver_state=solver_state,
+            rng=rng,
+            armed=armed,
             timed=timed,
             steps=s.steps + fired,
-            done=s.done | overflow | (accept & at_end) | invalid if checked
-            else s.done | overflow | (accept & at_end),
+            done=done,
             overflow=s.overflow | overflow,
-            invalid=s.invalid | invalid if checked else s.invalid,
+            invalid=invalid,
             output=output,
         )
 

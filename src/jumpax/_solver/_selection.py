@@ -6,10 +6,11 @@ The direct method fires the first reaction ``r`` whose cumulative propensity exc
 Here the cumulative sums are compensated (double-word, about 48 bits), the target ``u * a0`` is an
 exact double-word product of a 41-bit uniform (:func:`jumpax._random.fine_unit`) with the
 double-word total, and the comparisons are made on double words, so propensity ratios down to
-about ``1e-12`` are resolved. If rounding leaves no index above the target, the last reaction
-with positive propensity is returned, so a zero-propensity reaction can never be chosen.
+about ``1e-12`` are resolved. The target lies strictly below the total, and a zero
+propensity's interval is empty, so a zero-propensity reaction can never be chosen.
 
-Large networks use a two-level search (blocks of about ``sqrt(n)`` reactions): block totals
+Two reactions need no cumulative sum: reaction 0 fires iff ``u a1 < (1 - u) a0``, with
+relative errors only. Large networks use a two-level search (blocks of about ``sqrt(n)`` reactions): block totals
 first, then the reactions of the chosen block.
 """
 
@@ -53,17 +54,16 @@ def cumulative(a: Array) -> tuple[Array, Array]:
     return jnp.stack(his, axis=-1), jnp.stack(los, axis=-1)
 
 
-def _first_above(hi: Array, lo: Array, target_hi: Array, target_lo: Array, weights: Array) -> Array:
-    """First index whose double-word cumulative exceeds the target, else the last positive one.
+def _first_above(hi: Array, lo: Array, target_hi: Array, target_lo: Array) -> Array:
+    """First index whose double-word cumulative exceeds the target.
 
     The difference ``hi - target_hi`` is exact when the two are close (Sterbenz), so the sign
-    of ``(hi - target_hi) + (lo - target_lo)`` is right to about ``2**-48`` of the total.
+    of ``(hi - target_hi) + (lo - target_lo)`` is right to about ``2**-48`` of the total. The
+    target lies strictly below the total (``u <= 1 - 2**-42``), so the last entry never needs
+    comparing, and an empty interval (a zero propensity) is always stepped over.
     """
-    n = hi.shape[-1]
-    at_or_below = ((hi - target_hi[..., None]) + (lo - target_lo[..., None])) <= 0
-    count = jnp.sum(at_or_below, axis=-1, dtype=jnp.int32)
-    last_positive = jnp.max(jnp.where(weights > 0, jnp.arange(n, dtype=jnp.int32), 0), axis=-1)
-    return jnp.where(count < n, count, last_positive)
+    below = (hi[..., :-1] - target_hi[..., None]) + (lo[..., :-1] - target_lo[..., None]) <= 0
+    return jnp.sum(below, axis=-1, dtype=jnp.int32)
 
 
 def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple[Array, Array]:
@@ -81,10 +81,19 @@ def select(a: Array, u_hi: Array, u_lo: Array) -> Array:
         u_lo: its remainder (see :func:`jumpax._random.fine_unit`).
     """
     n = a.shape[0]
+    if n == 1:
+        return jnp.zeros((), jnp.int32)
+    if n == 2:
+        # Reaction 0 iff u (a0 + a1) < a0, i.e. u a1 < (1 - u) a0: each side is a product of
+        # two floats with a relative error, so both probabilities are exact to ~2**-22
+        # relative, however small (no cumulative sum to absorb them).
+        u = u_hi + u_lo
+        v = (1.0 - u_hi) - u_lo
+        return jnp.where(u * a[1] < v * a[0], 0, 1).astype(jnp.int32)
     if n < TWO_LEVEL_FROM:
         hi, lo = cumulative(a)
         target = _target(u_hi, u_lo, hi[-1], lo[-1])
-        return _first_above(hi, lo, *target, a)
+        return _first_above(hi, lo, *target)
     width = math.isqrt(n - 1) + 1
     blocks = jnp.pad(a, (0, width * width - n)).reshape(width, width)
     inner_hi, inner_lo = cumulative(blocks)
@@ -92,11 +101,14 @@ def select(a: Array, u_hi: Array, u_lo: Array) -> Array:
     outer_hi, outer_lo = cumulative(totals_hi)
     outer_lo = outer_lo + jnp.cumsum(totals_lo)
     target_hi, target_lo = _target(u_hi, u_lo, outer_hi[-1], outer_lo[-1])
-    b = _first_above(outer_hi, outer_lo, target_hi, target_lo, totals_hi + totals_lo)
+    b = _first_above(outer_hi, outer_lo, target_hi, target_lo)
     # The target relative to the start of block b.
     before_hi = jnp.where(b > 0, outer_hi[b - 1], 0.0)
     before_lo = jnp.where(b > 0, outer_lo[b - 1], 0.0)
     rest_hi, e = two_sum(target_hi, -before_hi)
     rest_lo = e + (target_lo - before_lo)
-    i = _first_above(inner_hi[b], inner_lo[b], rest_hi, rest_lo, blocks[b])
+    i = _first_above(inner_hi[b], inner_lo[b], rest_hi, rest_lo)
+    # The block's own sums may round a hair below the target: never pick a padding entry.
+    positive = jnp.arange(width) * (blocks[b] > 0)
+    i = jnp.where(blocks[b][i] > 0, i, jnp.max(positive))
     return (b * width + i).astype(jnp.int32)

@@ -65,7 +65,8 @@ class SSAState(eqx.Module):
     """What an exact solver carries between steps.
 
     Attributes:
-        a: ``(batch, n_reactions)`` propensities of the current state.
+        a: ``(batch, n_reactions)`` propensities of the current state (``(batch, 0)`` when
+            neither the steps nor sparse updates read them).
         t_next: the drawn next event's time (``inf`` if nothing can fire).
         r_next: the drawn next event's reaction.
         bits: the random words of the draw, kept for solvers that reuse them in
@@ -122,11 +123,21 @@ class AbstractSSA(AbstractSolver):
         kept = bits if self.reuses_bits else bits[:, :0]
         return t.advance(tau), r, kept, rng
 
+    def _kept_propensities(self, network: ReactionNetwork, a: Array) -> Array:
+        """What the state keeps of the propensities.
+
+        All of them where steps or sparse updates read them, else nothing (carrying them would
+        cost a copy per iteration).
+        """
+        if self.reuses_bits or sparse_dependents(network) is not None:
+            return a
+        return a[:, :0]
+
     def init(self, network, x, t, rng):
         """Propensities of the initial states and the first draw."""
         a = batch_propensities(network, x)
         t_next, r, bits, rng = self._draw(network, a, t, rng)
-        return SSAState(a, t_next, r, bits), rng
+        return SSAState(self._kept_propensities(network, a), t_next, r, bits), rng
 
     def step(self, network, x, t, t_stop, state, rng):
         """Fires the drawn reaction, or stops at ``t_stop`` if it lies beyond."""
@@ -155,7 +166,7 @@ class AbstractSSA(AbstractSolver):
             values = jax.vmap(network.propensities_of)(x, which)
             rows = jnp.arange(x.shape[0])[:, None]
             fresh = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
-        a = jnp.where(moved[:, None], fresh, state.a)
-        t_next, r, bits, drawn_rng = self._draw(network, a, t, rng)
-        state = select(moved, SSAState(a, t_next, r, bits), state)
+        t_next, r, bits, drawn_rng = self._draw(network, fresh, t, rng)
+        kept = self._kept_propensities(network, fresh)
+        state = select(moved, SSAState(kept, t_next, r, bits), state)
         return state, jnp.where(moved[:, None], drawn_rng, rng)
