@@ -1,11 +1,12 @@
 """Reaction selection by inversion: matches exact arithmetic, resolves ratios down to 1e-12."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jumpax._random import fine_unit
 from jumpax._solver._selection import TWO_LEVEL_FROM, select
 
 
@@ -16,9 +17,12 @@ def _words(k: np.ndarray, m: np.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     return jnp.asarray(coarse.astype(np.uint32)), jnp.asarray(extra.astype(np.uint32))
 
 
-def _select_all(a, coarse, extra):
-    hi, lo = fine_unit(coarse, extra, jnp.float32)
-    return np.asarray(jax.vmap(select, in_axes=(None, 0, 0))(jnp.asarray(a), hi, lo))
+def _select_all(a, coarse, extra, inner=None):
+    """Selections for the words of a first fine uniform (and, for two levels, a second)."""
+    if inner is None:
+        inner = (coarse, extra)
+    bits = jnp.stack([extra, coarse, inner[1], inner[0]], axis=-1)
+    return np.asarray(jax.vmap(select, in_axes=(None, 0))(jnp.asarray(a), bits))
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, TWO_LEVEL_FROM - 1, TWO_LEVEL_FROM, 30, 101, 400])
@@ -33,10 +37,26 @@ def test_select_matches_exact_arithmetic(n):
     got = _select_all(a, *_words(k, m))
     assert np.all(a[got] > 0)
     u = (k + (m + 0.5) / 2**18) / 2**23  # float64: exact
-    cumulative = np.cumsum(a.astype(np.float64))
-    targets = u * cumulative[-1]
-    expected = np.minimum(np.searchsorted(cumulative, targets, side="right"), n - 1)
-    close = np.min(np.abs(cumulative[None, :] - targets[:, None]), axis=1) < 1e-12 * cumulative[-1]
+
+    def inverse(weights, u):
+        """Exact inversion: the first index whose cumulative weight exceeds u * total."""
+        cumulative = np.cumsum(weights.astype(np.float64))
+        targets = u * cumulative[-1]
+        index = np.minimum(np.searchsorted(cumulative, targets, side="right"), len(weights) - 1)
+        gap = np.min(np.abs(cumulative[None, :] - targets[:, None]), axis=1)
+        return index, gap < 1e-12 * cumulative[-1]
+
+    if n < TWO_LEVEL_FROM:
+        expected, close = inverse(a, u)
+    else:
+        # A block by the first uniform, then a reaction inside it by the second (here the
+        # same words, so the same uniform).
+        width = math.isqrt(n - 1) + 1
+        blocks = np.pad(a, (0, width * width - n)).reshape(width, width)
+        block, close = inverse(blocks.sum(axis=1, dtype=np.float32), u)
+        inside = [inverse(blocks[b], u[j : j + 1]) for j, b in enumerate(block)]
+        expected = block * width + np.asarray([i[0][0] for i in inside])
+        close = close | np.asarray([i[1][0] for i in inside])
     assert np.all((got == expected) | close)
 
 
@@ -66,12 +86,28 @@ def test_tiny_reactions_fire_with_their_probability_wherever_they_are_listed(rat
         a.insert(25, ratio)
         tiny = 25
     a = np.asarray(a, dtype=np.float32)
+    outer = None
+    if len(a) >= TWO_LEVEL_FROM:
+        # Two levels: the first uniform picks the tiny reaction's block (its middle), the
+        # second, enumerated below, picks inside the block.
+        width = math.isqrt(len(a) - 1) + 1
+        blocks = np.pad(a, (0, width * width - len(a))).reshape(width, width)
+        totals = np.cumsum(blocks.sum(axis=1).astype(np.float64))
+        b = tiny // width
+        middle = (totals[b] - blocks[b].sum() / 2) / totals[-1]
+        outer = (int(middle * 2**23), 0)
+        a, tiny = blocks[b], tiny % width
     total = np.sum(a.astype(np.float64))
     # The cells of the coarse grid that the tiny interval [c_before, c_after) / total meets.
     c_after = np.cumsum(a.astype(np.float64))[tiny]
     first, last = (min(int(c / total * 2**23), 2**23 - 1) for c in (c_after - a[tiny], c_after))
     cells = np.repeat(np.arange(first, last + 1), 2**18)
     m = np.tile(np.arange(2**18), last + 1 - first)
-    got = _select_all(a, *_words(cells, m))
+    if outer is None:
+        got = _select_all(a, *_words(cells, m))
+    else:
+        first_words = _words(np.full_like(cells, outer[0]), np.full_like(m, outer[1]))
+        got = _select_all(np.asarray(blocks).reshape(-1), *first_words, inner=_words(cells, m))
+        got = got - b * width
     expected = a[tiny].astype(np.float64) / total * 2**41
     assert abs(np.sum(got == tiny) - expected) <= 1.5, (np.sum(got == tiny), expected)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import _random
-from ._selection import select
+from . import _selection as selection
 from ._ssa import AbstractSSA, waiting_time
 
 
 class Direct(AbstractSSA):
-    """Gillespie's direct method: two random words per event.
+    """Gillespie's direct method: two random words per event (four in large networks).
 
     The waiting time is ``Exp(a0)``, ``a0 = sum(a)``; the reaction is the first index whose
     cumulative propensity exceeds ``u * a0``, computed in double words with a 41-bit ``u``
@@ -19,12 +19,10 @@ class Direct(AbstractSSA):
     """
 
     def num_words(self, n_reactions):
-        """Two: the waiting time's and the reaction's."""
-        return 2
+        """Two (the waiting time's and the reaction's); four for a two-level selection."""
+        return selection.num_words(n_reactions)
 
     def sample(self, bits, propensities):
         """Draws ``(tau, r)`` by inversion."""
-        dtype = propensities.dtype
-        u_hi, u_lo = _random.fine_unit(bits[1], bits[0], dtype)
-        tau = waiting_time(_random.to_unit(bits[0], dtype), jnp.sum(propensities))
-        return tau, select(propensities, u_hi, u_lo)
+        tau = waiting_time(_random.to_unit(bits[0], propensities.dtype), jnp.sum(propensities))
+        return tau, selection.select(propensities, bits)

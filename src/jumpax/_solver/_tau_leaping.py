@@ -235,7 +235,7 @@ class TauLeaping(AbstractSolver):
 
         Args:
             network: the reaction network.
-            bits: two random words for the critical (or exact) event of this attempt.
+            bits: the random words of the critical (or exact) event of this attempt.
             x: counts, ``(n_species,)``, as floats.
             tau_target: time left until the stop time.
             halvings: how many times the leap at this state has been rejected.
@@ -289,7 +289,7 @@ class TauLeaping(AbstractSolver):
         The Poisson draws are skipped in iterations where no trajectory leaps.
         """
         dtype = jnp.result_type(float)
-        rng, bits = _random.words(rng, 2)
+        rng, bits = _random.words(rng, Direct().num_words(network.n_reactions))
         means, fires, r, tau, reaches = jax.vmap(lambda *args: self._propose(network, *args))(
             bits, x.astype(dtype), t.until(t_stop), state.halvings
         )
