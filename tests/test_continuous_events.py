@@ -223,6 +223,7 @@ def test_the_state_event_budget_flags_overflow():
     assert np.isnan(results.x[2, 0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["ode", "cle"])
 def test_gradients_through_a_time_event_match_finite_differences(x64, model):
     ts = jnp.linspace(0.0, 10.0, 11)

@@ -243,6 +243,7 @@ def _second_order_chain(n_species: int) -> jx.ReactionNetwork:
     return jx.ReactionNetwork(reactions, volume=2.0)
 
 
+@pytest.mark.slow
 def test_sparse_propensity_updates_give_the_dense_paths_bit_for_bit(monkeypatch):
     ssa_module = importlib.import_module("jumpax._solver._ssa")
     net = _second_order_chain(20)  # 57 reactions, each firing changes at most 9 propensities

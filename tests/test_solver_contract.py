@@ -43,6 +43,9 @@ import jumpax as jx
 
 from compile_counter import count_compiles
 
+# The whole matrix takes about 3.5 minutes on 2 cores: CI runs it with the slow suites.
+pytestmark = pytest.mark.slow
+
 Z = 4.0
 """Statistical tolerance: |measured - reference| < Z standard errors (fixed seeds)."""
 
