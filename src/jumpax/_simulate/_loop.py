@@ -258,18 +258,18 @@ def run(
             changed = changed | at_event
             code = jnp.where(at_event, time_event_code(k_event.astype(jnp.int32)), code)
 
-        budget_left = s.steps < max_steps
         # Event lists need a row after the last step for t1: a full buffer is truncated.
         short = fire | at_end if s.output.needs_row_at_t1 else fire
-        overflow = ~s.done & short & ~budget_left
-        accept = ~s.done & ~overflow
+        over = short & (s.steps >= max_steps)
+        live = ~s.done
+        accept = live & ~over
         solver_state, rng = solver.observe(network, x, t, code, changed, solver_state, rng)
         # Only what outlives a trajectory's end is guarded: once done (finished, out of budget
         # or stopped by an invalid assignment) its clock, solver state and streams are unused.
         x = jnp.where(accept[:, None], x, s.x)
         fired = accept & fire
         output = s.output.update(x, t.hi, code, fired, accept & at_save)
-        done = s.done | overflow | (accept & at_end)
+        done = s.done | over | at_end
         invalid = s.invalid
         timed = s.timed
         if settles or time_events:
@@ -287,7 +287,7 @@ def run(
             timed=timed,
             steps=s.steps + fired,
             done=done,
-            overflow=s.overflow | overflow,
+            overflow=s.overflow | (live & over),
             invalid=invalid,
             output=output,
         )

@@ -47,15 +47,18 @@ def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
 def cumulative(a: Array) -> tuple[Array, Array]:
     """Compensated cumulative sums along the last axis: ``(hi, lo)``, ``hi + lo`` to ~48 bits.
 
-    ``hi`` is the plain cumulative sum. Each step's exact rounding error is recovered
-    elementwise (``prev + a`` by TwoSum, then its difference from ``hi``, exact because the two
-    are close), so ``lo`` is one more cumulative sum of small numbers: vectorised operations,
-    no chain of dependent steps.
+    A sequence of TwoSums (six operations per entry). For the short vectors it is used on
+    (fewer than ``TWO_LEVEL_FROM`` entries, or one block) this is cheaper than XLA's
+    cumulative sum on CPU, which is a quadratic window reduction.
     """
-    hi = jnp.cumsum(a, axis=-1)
-    previous = jnp.concatenate([jnp.zeros_like(hi[..., :1]), hi[..., :-1]], axis=-1)
-    step, error = two_sum(previous, a)
-    return hi, jnp.cumsum((step - hi) + error, axis=-1)
+    total, error = a[..., 0], jnp.zeros_like(a[..., 0])
+    his, los = [total], [error]
+    for j in range(1, a.shape[-1]):
+        total, e = two_sum(total, a[..., j])
+        error = error + e
+        his.append(total)
+        los.append(error)
+    return jnp.stack(his, axis=-1), jnp.stack(los, axis=-1)
 
 
 def _first_above(hi: Array, lo: Array, target_hi: Array, target_lo: Array) -> Array:
