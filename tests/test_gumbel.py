@@ -43,6 +43,7 @@ def test_sample_never_fires_a_zero_propensity_reaction():
     assert tau == jnp.inf
 
 
+@pytest.mark.slow
 def test_paths_respect_zero_propensities_and_gradients_are_finite():
     # Telegraph from the off state: transcription (reaction 2) has propensity 0 while off.
     network = jx.models.telegraph()

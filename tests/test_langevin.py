@@ -78,6 +78,7 @@ def test_randomness_follows_simulate():
     np.testing.assert_array_equal(final.n_steps, 100)
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences():
     ts = jnp.linspace(0.0, 10.0, 11)
     with jax.enable_x64(True):

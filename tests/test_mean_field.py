@@ -77,6 +77,7 @@ def test_overflow_is_flagged_and_unreached_times_are_nan():
     assert float(results.x[0, 0]) == 0.0 and np.isnan(results.x[1, 0])
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences():
     # The model is a pytree: eqx.filter_grad differentiates the network's rate constants.
     ts = jnp.linspace(0.0, 10.0, 11)
