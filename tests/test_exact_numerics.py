@@ -90,7 +90,7 @@ class Constant(eqx.Module):
         return jnp.asarray(self.value, jnp.float32)
 
 
-@pytest.mark.parametrize("value", [-1.0, 2.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("value", [-1.0, 2.5, float("nan"), float("inf"), 2.0**31])
 @pytest.mark.parametrize("kind", ["time", "state", "rule"])
 def test_assignments_that_make_a_count_invalid_are_errors(kind, value):
     # Before: an event or rule that set a count negative, fractional or NaN was simulated

@@ -3,8 +3,8 @@
 - :func:`where_positive`: ``fn(x)`` where ``x > 0``, a fallback elsewhere, with gradients that
   stay finite (``fn`` never sees a non-positive value, so ``log``, ``sqrt``, powers and
   divisions by ``x`` are safe under ``jax.grad``).
-- :func:`two_sum`: the error-free sum of two floats (Knuth), the basis of the double-word
-  clock and the compensated cumulative propensities that keep float32 simulations exact.
+- :func:`two_sum`: the error-free sum of two floats (Knuth), the basis of the compensated
+  cumulative propensities that keep the reaction selection exact in float32.
 """
 
 from __future__ import annotations

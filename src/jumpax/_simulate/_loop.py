@@ -26,14 +26,11 @@ import numpy as np
 from jaxtyping import Array, PyTree
 
 from .._network._events import StateEvent, TimeEvent
-from .._network._network import ReactionNetwork
+from .._network._network import MAX_COUNT, ReactionNetwork
 from .._numerics import Clock
 from .._results import SimulationResults, time_event_code
 from .._solver._base import LEAPED, STOPPED, AbstractSolver
 from ._output import BLOCK, AbstractOutput
-
-MAX_COUNT = 2**31 - 1
-"""The largest count an assignment may set in integer counts."""
 
 
 class LoopState(eqx.Module):
@@ -41,7 +38,7 @@ class LoopState(eqx.Module):
 
     Attributes:
         x: ``(batch, n_species)`` counts.
-        t: ``(batch,)`` times (double-word clocks).
+        t: ``(batch,)`` times (compensated clocks).
         solver_state: the solver's own state.
         rng: ``(batch, 4)`` random streams.
         armed: ``(batch, n_state_events)`` which state events may fire.
@@ -103,7 +100,8 @@ class Model(eqx.Module):
         values = update(x.astype(jnp.result_type(float)))[positions]
         ok = jnp.isfinite(values) & (values >= 0)
         if jnp.issubdtype(x.dtype, jnp.integer):
-            ok = ok & (values == jnp.round(values)) & (values <= MAX_COUNT)
+            # MAX_COUNT + 1 = 2**31 is exact in float32 (MAX_COUNT itself rounds up to it).
+            ok = ok & (values == jnp.round(values)) & (values < float(MAX_COUNT + 1))
             values = jnp.where(ok, values, 0).astype(x.dtype)
         return x.at[positions].set(values.astype(x.dtype)), jnp.all(ok)
 

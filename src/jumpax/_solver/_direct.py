@@ -13,9 +13,10 @@ class Direct(AbstractSSA):
     """Gillespie's direct method: two random words per event (four in large networks).
 
     The waiting time is ``Exp(a0)``, ``a0 = sum(a)``; the reaction is the first index whose
-    cumulative propensity exceeds ``u * a0``, computed in double words with a 41-bit ``u``
-    (:mod:`jumpax._solver._selection`), so propensity ratios down to about ``1e-12`` are
-    resolved in float32. A reaction with propensity 0 can never fire.
+    cumulative propensity exceeds ``u * a0`` for a 41-bit ``u``, decided with relative errors
+    only (:mod:`jumpax._solver._selection`: no cumulative sum for two reactions, compensated
+    sums for more, two levels with a second uniform from 24 reactions), so propensity ratios
+    down to about ``1e-12`` are resolved in float32. A reaction with propensity 0 never fires.
     """
 
     def num_words(self, n_reactions):
