@@ -25,18 +25,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._network._events import Assignments, StateEvent, TimeEvent
+from .._network._events import Assignments
 from .._network._network import ReactionNetwork
-
-
-def time_events(network: ReactionNetwork) -> list[TimeEvent]:
-    """The network's time events, in list order."""
-    return [event for event in network.events if isinstance(event, TimeEvent)]
-
-
-def state_events(network: ReactionNetwork) -> list[StateEvent]:
-    """The network's state events, in list order."""
-    return [event for event in network.events if isinstance(event, StateEvent)]
 
 
 def _checked(
@@ -75,13 +65,13 @@ def _assign(
 
 def triggers(network: ReactionNetwork, x: Array) -> Array:
     """The state events' triggers in ``x`` (rules applied), ``(n_state_events,)`` booleans."""
-    return jnp.asarray([event.trigger(x) for event in state_events(network)], dtype=bool)
+    return jnp.asarray([event.trigger(x) for event in network.state_events], dtype=bool)
 
 
 def settle(network: ReactionNetwork, x: Array, armed: Array) -> tuple[Array, Array]:
     """Fires the armed state events whose trigger holds, in order: ``(x, armed)`` after."""
     flags = []
-    for k, event in enumerate(state_events(network)):
+    for k, event in enumerate(network.state_events):
         fire = event.trigger(x) & armed[k]
         x = _assign(network, event.assignments, x, fire, f"state event {k}")
         flags.append(~event.trigger(x))
@@ -93,14 +83,14 @@ def start(network: ReactionNetwork, x0: Array, t0: Array) -> tuple[Array, Array,
 
     ``pending`` flags the time events still to fire: those later than ``t0``.
     """
-    armed = jnp.asarray([not event.initial_value for event in state_events(network)], dtype=bool)
+    armed = jnp.asarray([not event.initial_value for event in network.state_events], dtype=bool)
     x, armed = settle(network, apply_rules(network, x0), armed)
     return x, armed, event_times(network, x0.dtype) > t0
 
 
 def event_times(network: ReactionNetwork, dtype: jnp.dtype) -> Array:
     """The time events' times, ``(n_time_events,)``."""
-    return jnp.asarray([event.time for event in time_events(network)], dtype=dtype)
+    return jnp.asarray([event.time for event in network.time_events], dtype=dtype)
 
 
 def next_event_time(network: ReactionNetwork, pending: Array, dtype: jnp.dtype) -> Array:
@@ -118,7 +108,7 @@ def jump(
     """
     x, armed = settle(network, x, armed)
     due = pending & (event_times(network, x.dtype) <= t)
-    for i, event in enumerate(time_events(network)):
+    for i, event in enumerate(network.time_events):
         fired = _assign(network, event.assignments, x, due[i], f"time event {i}")
         settled, settled_armed = settle(network, fired, armed & due[i])
         x = jnp.where(due[i], settled, x)

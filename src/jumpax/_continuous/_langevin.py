@@ -20,7 +20,6 @@ from .._network._network import ReactionNetwork
 from .._numerics import where_positive
 from .._results import SimulationResults
 from .._simulate._arguments import warn_on_overflow
-from . import _events
 from ._path import continuous_times, solve
 
 
@@ -224,7 +223,7 @@ def _solve_batch(
             return carry, y, b, saved, 1, result == diffrax.RESULTS.successful
 
         carry = (jnp.zeros((), jnp.int32), jnp.zeros(network.n_reactions, x0.dtype), 0)
-        max_pieces = n + len(_events.time_events(network))
+        max_pieces = n + len(network.time_events)
         return solve(network, advance, carry, x0, t0, t1, ts, max_pieces)
 
     return jax.vmap(trajectory)(keys, x0)

@@ -178,7 +178,7 @@ def _solve_batch(
     """Solves the reaction-rate equations from each row of ``x0``."""
     network = model.network
     event = None
-    if _events.state_events(network):
+    if network.state_events:
         event = diffrax.Event(_trigger_changed, _FirstSwitch(rtol=0.0, atol=0.0, flip=False))
 
     def advance(carry, x, armed, t, t_next):
@@ -214,7 +214,7 @@ def _solve_batch(
             ok,
         )
 
-    max_pieces = len(_events.time_events(network)) + 1
+    max_pieces = len(network.time_events) + 1
     if event is not None:
         max_pieces += model.max_events
     return jax.vmap(lambda x: solve(network, advance, None, x, t0, t1, ts, max_pieces))(x0)

@@ -276,6 +276,16 @@ class ReactionNetwork(eqx.Module):
 
     # ----------------------------------------------------------------------------- structure
     @property
+    def time_events(self) -> tuple[TimeEvent, ...]:
+        """The time events, in list order."""
+        return tuple(e for e in self.events if isinstance(e, TimeEvent))
+
+    @property
+    def state_events(self) -> tuple[StateEvent, ...]:
+        """The state events, in list order."""
+        return tuple(e for e in self.events if isinstance(e, StateEvent))
+
+    @property
     def n_species(self) -> int:
         """Number of species."""
         return len(self.species)

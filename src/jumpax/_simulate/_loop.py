@@ -25,7 +25,6 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PyTree
 
-from .._network._events import StateEvent, TimeEvent
 from .._network._network import MAX_COUNT, ReactionNetwork
 from .._numerics import Clock
 from .._results import SimulationResults, time_event_code
@@ -73,16 +72,6 @@ class Model(eqx.Module):
     network: ReactionNetwork
 
     @property
-    def time_events(self) -> list[TimeEvent]:
-        """The time events, in order."""
-        return [e for e in self.network.events if isinstance(e, TimeEvent)]
-
-    @property
-    def state_events(self) -> list[StateEvent]:
-        """The state events, in order."""
-        return [e for e in self.network.events if isinstance(e, StateEvent)]
-
-    @property
     def rule_species(self) -> tuple[str, ...]:
         """The species set by assignment rules."""
         return tuple(rule.species for rule in self.network.rules)
@@ -117,7 +106,7 @@ class Model(eqx.Module):
         """
         ok = jnp.ones((), bool)
         flags = []
-        for k, event in enumerate(self.state_events):
+        for k, event in enumerate(self.network.state_events):
             fire = event.trigger(x.astype(jnp.result_type(float))) & armed[k]
             fired, valid = self._assign(
                 x,
@@ -143,7 +132,7 @@ class Model(eqx.Module):
                 lambda xf, event=event: self.network.apply_assignments(event.assignments, xf),
                 event.assignments.species + self.rule_species,
             )
-            for event in self.time_events
+            for event in self.network.time_events
         ]
         x = jnp.stack([c[0] for c in candidates])[k]
         ok = jnp.stack([c[1] for c in candidates])[k]
@@ -187,7 +176,7 @@ def run(
     """
     batch = x0.shape[0]
     model = Model(network)
-    time_events, state_events = model.time_events, model.state_events
+    time_events, state_events = network.time_events, network.state_events
     settles = bool(network.rules or state_events)
 
     armed0 = jnp.array([not e.initial_value for e in state_events], dtype=bool)

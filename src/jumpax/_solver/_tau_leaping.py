@@ -47,7 +47,6 @@ import numpy as np
 from jaxtyping import Array
 
 from .. import _random
-from .._network._events import StateEvent
 from .._network._network import ReactionNetwork
 from .._numerics import select, where_positive
 from ._base import LEAPED, REJECTED, STOPPED, AbstractSolver
@@ -266,7 +265,7 @@ class TauLeaping(AbstractSolver):
         Raises:
             ValueError: for a network with state events.
         """
-        if any(isinstance(event, StateEvent) for event in network.events):
+        if network.state_events:
             raise ValueError(
                 "TauLeaping cannot locate state events (a trigger may become true and false "
                 "again within one leap): simulate this network with Direct()"
