@@ -250,26 +250,27 @@ def _assert_same(a, b):
 
 
 @pytest.mark.parametrize("stochastic", [False, True])
-def test_episode_ends_are_masked_for_transition_models(stochastic):
+def test_episode_ends_train_like_any_transition(stochastic):
+    # coax's semantics: In is a discount factor, not a mask. A batch whose transitions all end
+    # episodes (In = 0, as in coax's own test batch) trains exactly as with In = 0.99.
     batch, _ = _linear_system(1, 64, noise=SIGMA)
-    ends = np.arange(64) % 4 == 0
-    # the S_next of an episode end is a placeholder: here NaN or huge
-    S_next = np.where(ends[:, None], np.where(np.arange(3) == 0, np.nan, 1e6), batch.S_next)
-    ended = TransitionBatch(S=batch.S, A=batch.A, S_next=S_next, In=np.where(ends, 0.0, 0.99))
-    kept = jax.tree.map(lambda x: x[~ends], batch)
+    ended = TransitionBatch(S=batch.S, A=batch.A, S_next=batch.S_next, In=np.zeros(64))
     cls, n_out = (StochasticTransitionModel, 6) if stochastic else (TransitionModel, 3)
     updater = ModelUpdater(cls(_mlp(4, n_out), OBS, ACT))
-    _assert_same(_loss_and_grads(updater, ended), _loss_and_grads(updater, kept))
-    per_sample = updater.per_sample_loss(ended)
-    np.testing.assert_array_equal(per_sample[ends], 0.0)
+    loss, grads = _loss_and_grads(updater, ended)
+    _assert_same((loss, grads), _loss_and_grads(updater, batch))
+    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads)) > 0
+    assert np.all(np.asarray(updater.per_sample_loss(ended)) != 0)
 
 
-def test_episode_ends_still_train_reward_functions():
-    batch, _ = _linear_system(1, 64)
-    ends = np.arange(64) % 4 == 0
-    updater = ModelUpdater(RewardFunction(_mlp(4, 1), OBS, ACT))
-    ended = TransitionBatch(S=batch.S, A=batch.A, Rn=batch.Rn, In=np.where(ends, 0.0, 1.0))
-    _assert_same(_loss_and_grads(updater, ended), _loss_and_grads(updater, batch))
+def test_negative_weights_are_refused():
+    batch, _ = _linear_system(1, 8)
+    with pytest.raises(ValueError, match="sample weights W must be finite and non-negative"):
+        TransitionBatch(S=batch.S, A=batch.A, S_next=batch.S_next, W=-np.ones(8))
+    updater = ModelUpdater(TransitionModel(_mlp(4, 3), OBS, ACT))
+    tampered = eqx.tree_at(lambda b: b.W, batch, -jnp.ones(len(batch)))
+    with pytest.raises(ValueError, match="sample weights W"):
+        updater.update(tampered)
 
 
 @pytest.mark.parametrize("stochastic", [False, True])
@@ -283,7 +284,11 @@ def test_zero_weight_removes_a_sample(stochastic):
     kept = TransitionBatch(S=batch.S[keep], A=batch.A[keep], S_next=batch.S_next[keep], W=W[keep])
     cls, n_out = (StochasticTransitionModel, 6) if stochastic else (TransitionModel, 3)
     updater = ModelUpdater(cls(_mlp(4, n_out), OBS, ACT))
-    _assert_same(_loss_and_grads(updater, weighted), _loss_and_grads(updater, kept))
+    loss, grads = _loss_and_grads(updater, weighted)
+    kept_loss, kept_grads = _loss_and_grads(updater, kept)
+    # coax's mean runs over the whole batch: the kept samples' terms, divided by 64, not 43
+    scale = keep.sum() / len(keep)
+    _assert_same((loss, grads), (kept_loss * scale, jax.tree.map(lambda g: g * scale, kept_grads)))
 
 
 def test_non_finite_gradients_raise_and_leave_the_model_unchanged():
@@ -314,7 +319,7 @@ def test_per_sample_loss_for_prioritized_replay():
         assert per_sample.shape == (64,)
         _, _, metrics = updater.grads_and_metrics(weighted)
         np.testing.assert_allclose(
-            np.sum(W * per_sample) / np.sum(W), metrics["ModelUpdater/loss_bare"], rtol=1e-5
+            np.mean(W * per_sample), metrics["ModelUpdater/loss_bare"], rtol=1e-5
         )
     # a transition the model gets badly wrong has the largest priority
     S_next = np.array(batch.S_next)

@@ -17,16 +17,17 @@ def _huber(e, delta):
     return np.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))
 
 
-def _weighted(per_sample, w):
-    return np.sum(w * per_sample) / np.sum(w)
+def _weighted(elementwise, w):
+    """coax's reduction: the mean over all elements of the per-sample weight times the loss."""
+    return np.mean(w.reshape(-1, *(1,) * (elementwise.ndim - 1)) * elementwise)
 
 
 @pytest.mark.parametrize(
     "loss, reference",
     [
-        (mse, lambda t, p: np.sum((p - t) ** 2, axis=1)),
-        (huber, lambda t, p: np.sum(_huber(p - t, 1.0), axis=1)),
-        (lambda t, p, w: huber(t, p, w, delta=0.3), lambda t, p: np.sum(_huber(p - t, 0.3), 1)),
+        (mse, lambda t, p: 0.5 * (p - t) ** 2),
+        (huber, lambda t, p: _huber(p - t, 1.0)),
+        (lambda t, p, w: huber(t, p, w, delta=0.3), lambda t, p: _huber(p - t, 0.3)),
     ],
 )
 def test_regression_losses_match_closed_form(loss, reference):
@@ -40,7 +41,7 @@ def test_regression_losses_match_closed_form(loss, reference):
 def test_logistic_losses_match_closed_form():
     labels = (RNG.uniform(size=(6, 2)) < 0.5).astype(np.float32)
     p = RNG.uniform(0.05, 0.95, size=(6, 2)).astype(np.float32)
-    bce = -(labels * np.log(p) + (1 - labels) * np.log(1 - p)).sum(axis=1)
+    bce = -(labels * np.log(p) + (1 - labels) * np.log(1 - p))
     np.testing.assert_allclose(logloss(labels, p, W), _weighted(bce, W), rtol=1e-5)
     logits = np.log(p) - np.log1p(-p)
     signs = 2 * labels - 1
@@ -52,19 +53,26 @@ def test_logloss_does_not_clip_certain_wrong_predictions():
 
 
 @pytest.mark.parametrize("loss", [mse, huber])
-def test_zero_weight_removes_sample_exactly(loss):
-    # The peer's mean(w * l) divides by the batch size, so a zero-weight sample would still
-    # change the loss; here the value and the gradient equal those of the reduced batch.
+def test_zero_weight_sample_contributes_nothing_even_nan(loss):
+    # As in coax the mean runs over the whole batch; a weight-0 sample adds exactly 0 to the
+    # value and the gradient, even where its prediction is NaN (coax would give NaN).
     keep = W > 0
-    full, grad_full = jax.value_and_grad(loss, argnums=1)(Y_TRUE, Y_PRED, W)
-    reduced, grad_reduced = jax.value_and_grad(loss, argnums=1)(Y_TRUE[keep], Y_PRED[keep], W[keep])
-    np.testing.assert_allclose(full, reduced, rtol=1e-6)
-    np.testing.assert_allclose(grad_full[keep], grad_reduced, rtol=1e-6)
+    y_pred = Y_PRED.copy()
+    y_pred[~keep] = np.nan
+    full, grad_full = jax.value_and_grad(loss, argnums=1)(Y_TRUE, y_pred, W)
+    assert np.isfinite(full) and np.all(np.isfinite(grad_full))
     np.testing.assert_array_equal(grad_full[~keep], 0.0)
+    kept = loss(Y_TRUE[keep], Y_PRED[keep], W[keep])
+    np.testing.assert_allclose(full, kept * keep.sum() / len(W), rtol=1e-6)
 
 
-def test_weights_are_normalised():
-    np.testing.assert_allclose(mse(Y_TRUE, Y_PRED, 10 * W), mse(Y_TRUE, Y_PRED, W), rtol=1e-6)
+def test_weights_scale_the_loss():
+    # Not normalised (coax): an importance weight of 10 is a loss 10 times larger.
+    np.testing.assert_allclose(mse(Y_TRUE, Y_PRED, 10 * W), 10 * mse(Y_TRUE, Y_PRED, W), rtol=1e-6)
+
+
+def test_mse_is_half_the_squared_error_averaged_over_elements():
+    assert float(mse(jnp.zeros((2, 3)), jnp.full((2, 3), 2.0))) == 2.0
 
 
 def test_all_zero_weights_give_zero_loss_and_gradient():
@@ -74,7 +82,10 @@ def test_all_zero_weights_give_zero_loss_and_gradient():
 
 
 def test_weighted_mean():
-    np.testing.assert_allclose(weighted_mean(jnp.array([1.0, 3.0]), jnp.array([1.0, 3.0])), 2.5)
+    np.testing.assert_allclose(weighted_mean(jnp.array([1.0, 3.0]), jnp.array([1.0, 3.0])), 5.0)
+    np.testing.assert_allclose(
+        weighted_mean(jnp.array([[1.0, 3.0], [2.0, 2.0]]), jnp.array([2.0, 0.0])), 2.0
+    )
     np.testing.assert_allclose(weighted_mean(jnp.array([1.0, 3.0])), 2.0)
 
 

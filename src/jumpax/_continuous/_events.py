@@ -90,7 +90,7 @@ def start(network: ReactionNetwork, x0: Array, t0: Array) -> tuple[Array, Array,
 
 def event_times(network: ReactionNetwork, dtype: jnp.dtype) -> Array:
     """The time events' times, ``(n_time_events,)``."""
-    return jnp.asarray([event.time for event in network.time_events], dtype=dtype)
+    return jnp.asarray([event.firing_time for event in network.time_events], dtype=dtype)
 
 
 def next_event_time(network: ReactionNetwork, pending: Array, dtype: jnp.dtype) -> Array:

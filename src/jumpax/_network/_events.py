@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
+import jax
 from jaxtyping import Array, ArrayLike
 
 from .._checks import check_finite_nonnegative
@@ -110,7 +111,9 @@ class TimeEvent(eqx.Module):
     state is the post-event state.
 
     Attributes:
-        time: when the event fires (traced: changing it does not recompile).
+        time: when the event fires (traced: changing it does not recompile). Not trainable:
+            every solver reads it through ``jax.lax.stop_gradient`` (see :attr:`firing_time`),
+            as no solver differentiates the path with respect to an event's time.
         assignments: what the event sets.
     """
 
@@ -126,6 +129,11 @@ class TimeEvent(eqx.Module):
         """
         self.time = check_finite_nonnegative("TimeEvent time", time)
         self.assignments = Assignments(assignments)
+
+    @property
+    def firing_time(self) -> Array:
+        """:attr:`time`, constant to gradients: what the solvers read."""
+        return jax.lax.stop_gradient(self.time)
 
 
 class StateEvent(eqx.Module):

@@ -17,7 +17,7 @@ import abc
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax
@@ -44,7 +44,14 @@ class AbstractKinetics(eqx.Module):
     :meth:`rate_law` gives the propensity as math (an expression tree), which is how
     :func:`jumpax.to_sbml` writes it; a subclass that computes something else must override
     it too (the export refuses kinetics whose class inherits it).
+
+    Attributes:
+        domains: the documented domain of each parameter, ``"non-negative"`` or ``"positive"``
+            (class-level): constructors check concrete values, and
+            :meth:`parameters_in_domain` checks traced ones (e.g. after an optimizer step).
     """
+
+    domains: ClassVar[dict[str, str]] = {}
 
     @property
     def species_refs(self) -> tuple[str, ...]:
@@ -59,6 +66,19 @@ class AbstractKinetics(eqx.Module):
             for field in dataclasses.fields(self)
             if not field.metadata.get("static", False)
         }
+
+    def parameters_in_domain(self) -> Array:
+        """Whether every parameter is finite and in its domain (see :attr:`domains`).
+
+        Traceable, so it also checks parameters no constructor saw: values an optimizer step
+        produced, or traced ones. :func:`jumpax.simulate` refuses a network where it is False.
+        """
+        ok = jnp.array(True)
+        for name, domain in self.domains.items():
+            value = jnp.asarray(getattr(self, name))
+            lower_ok = value > 0 if domain == "positive" else value >= 0
+            ok = ok & jnp.all(jnp.isfinite(value) & lower_ok)
+        return ok
 
     def rate_law(self, reactants: Side, volume: Node) -> Node:
         """The propensity as an expression tree (see :class:`jumpax.Expression`).
@@ -192,6 +212,7 @@ class MassAction(AbstractKinetics):
     """
 
     k: Array
+    domains = {"k": "non-negative"}
 
     def __init__(self, k: ArrayLike):
         """Creates a `MassAction`.
@@ -230,6 +251,7 @@ class Constant(AbstractKinetics):
     """
 
     rate: Array
+    domains = {"rate": "non-negative"}
 
     def __init__(self, rate: ArrayLike):
         """Creates a `Constant`.
@@ -255,6 +277,7 @@ class _AbstractHill(AbstractKinetics):
     vmax: Array
     K: Array
     n: Array
+    domains = {"vmax": "non-negative", "K": "positive", "n": "positive"}
 
     def __init__(self, regulator: str, vmax: ArrayLike, K: ArrayLike, n: ArrayLike = 1.0):
         """Creates the Hill rate law.
@@ -355,6 +378,7 @@ class MichaelisMenten(AbstractKinetics):
     vmax: Array
     Km: Array
     substrate: str | None = eqx.field(static=True)
+    domains = {"vmax": "non-negative", "Km": "positive"}
 
     def __init__(self, vmax: ArrayLike, Km: ArrayLike, substrate: str | None = None):
         """Creates a `MichaelisMenten`.

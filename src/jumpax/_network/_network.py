@@ -174,8 +174,10 @@ class ReactionNetwork(eqx.Module):
     Attributes:
         reactions: the reactions, in order (their index is the reaction id in results).
         species: species names (static); positions in state vectors.
-        volume: the system volume ``V`` used by volume-dependent kinetics.
+        volume: the system volume ``V`` used by volume-dependent kinetics. Not trainable
+            unless ``train_volume``: only rate parameters are, by default.
         default_x0: an optional default initial state (static), see :attr:`x0`.
+        train_volume: whether gradients flow to :attr:`volume` (static).
     """
 
     reactions: tuple[Reaction, ...]
@@ -184,6 +186,7 @@ class ReactionNetwork(eqx.Module):
     default_x0: tuple[float, ...] | None = eqx.field(static=True)
     rules: tuple[AssignmentRule, ...]
     events: tuple[TimeEvent | StateEvent, ...]
+    train_volume: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -194,6 +197,7 @@ class ReactionNetwork(eqx.Module):
         *,
         rules: Sequence[AssignmentRule] = (),
         events: Sequence[TimeEvent | StateEvent] = (),
+        train_volume: bool = False,
     ):
         """Builds the network and checks its species.
 
@@ -206,6 +210,10 @@ class ReactionNetwork(eqx.Module):
                 available as :attr:`x0`.
             rules: assignment rules, applied in order after every change of the state.
             events: time and state events (see :mod:`jumpax.events`).
+            train_volume: let gradients flow to the volume. By default only the rate
+                parameters (the kinetics' arrays) get gradients: the volume is read through
+                ``jax.lax.stop_gradient``, so a training loop over every float of the network
+                (``eqx.filter(network, eqx.is_inexact_array)``) leaves it unchanged.
         """
         reactions = tuple(_as_reaction(r) for r in reactions)
         if not reactions:
@@ -231,6 +239,7 @@ class ReactionNetwork(eqx.Module):
         self.reactions = reactions
         self.species = species
         self.volume = check_positive("volume", volume)
+        self.train_volume = bool(train_volume)
         for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
             reaction.kinetics.check_reaction(reactants)
         self.rules = tuple(rules)
@@ -273,6 +282,31 @@ class ReactionNetwork(eqx.Module):
         for name, value in zip(assignments.species, values, strict=True):
             x = x.at[self.species.index(name)].set(value)
         return self.apply_rules(x)
+
+    # ----------------------------------------------------------------------------- parameters
+    @property
+    def system_volume(self) -> Array:
+        """The volume as the kinetics read it: constant to gradients unless ``train_volume``."""
+        return self.volume if self.train_volume else jax.lax.stop_gradient(self.volume)
+
+    @property
+    def parameter_labels(self) -> tuple[str, ...]:
+        """What :meth:`parameters_ok` checks: ``"volume"``, then ``"reaction <label>"`` each."""
+        return ("volume",) + tuple(f"reaction {r.label!r}" for r in self.reactions)
+
+    def parameters_ok(self) -> Array:
+        """Whether the volume and each reaction's rate parameters are in their domains.
+
+        Constructors check concrete values; this checks the values the network holds now,
+        traced or changed since (an optimizer step can drive a rate negative).
+
+        Returns:
+            A boolean array with one entry per :attr:`parameter_labels` entry: True where the
+            volume is positive and finite, and where a reaction's rate parameters are in their
+            domains (see :attr:`AbstractKinetics.domains`).
+        """
+        volume_ok = jnp.all(jnp.isfinite(self.volume) & (self.volume > 0))
+        return jnp.stack([volume_ok] + [r.kinetics.parameters_in_domain() for r in self.reactions])
 
     # ----------------------------------------------------------------------------- structure
     @property
@@ -379,7 +413,7 @@ class ReactionNetwork(eqx.Module):
         if mass_action:
             ks = jnp.stack([self.reactions[j].kinetics.k for j in mass_action]).astype(x.dtype)
             grouped = mass_action_rates(
-                ks, [reactants[j] for j in mass_action], x, self.volume, exact=exact
+                ks, [reactants[j] for j in mass_action], x, self.system_volume, exact=exact
             )
             if len(mass_action) == self.n_reactions:
                 return grouped
@@ -391,7 +425,7 @@ class ReactionNetwork(eqx.Module):
                 continue
             kinetics = reaction.kinetics
             law = kinetics.propensity if exact else kinetics.ode_rate
-            rate = jnp.asarray(law(x, reactants[j], index, self.volume), dtype=x.dtype)
+            rate = jnp.asarray(law(x, reactants[j], index, self.system_volume), dtype=x.dtype)
             if exact and reactants[j]:
                 available = jnp.all(jnp.stack([x[i] >= s for i, s in reactants[j]]))
                 rate = jnp.where(available, rate, 0.0)
@@ -452,7 +486,7 @@ class ReactionNetwork(eqx.Module):
                 )
         x = x.astype(jnp.result_type(float))
         ks = jnp.stack([r.kinetics.k for r in self.reactions]).astype(x.dtype)
-        return mass_action_rates(ks, self.reactant_indices, x, self.volume, which=which)
+        return mass_action_rates(ks, self.reactant_indices, x, self.system_volume, which=which)
 
     def ode_rates(self, x: Array) -> Array:
         """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""

@@ -184,7 +184,7 @@ def run(
     clock = Clock.at(jnp.broadcast_to(t0, (batch,)))
     solver_state, rng = solver.init(network, x0, clock, rng)
     if time_events:
-        event_times = jnp.stack([e.time for e in time_events]).astype(t0.dtype)
+        event_times = jnp.stack([e.firing_time for e in time_events]).astype(t0.dtype)
         timed = jnp.broadcast_to(event_times <= t0, (batch, len(time_events)))
     else:
         timed = jnp.zeros((batch, 0), bool)

@@ -9,6 +9,7 @@ and its index, so the result never depends on batch size, chunking or the number
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Literal
 
 import equinox as eqx
@@ -19,7 +20,7 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from .. import _random
-from .._checks import check_positive_int, is_concrete
+from .._checks import check_positive_int
 from .._network._network import ReactionNetwork, checked_state
 from .._results import SimulationResults
 from .._solver._base import AbstractSolver
@@ -138,17 +139,44 @@ def simulate(
         # One shard of the ensemble per device: pad to a multiple of the device count.
         indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
         mesh = _ensemble_mesh(tuple(local_devices))
-    results, invalid = _run(
+    if not solver.reverse_differentiable:
+        # An exact (or leaping) path is a sample: its counts have no pathwise derivative, and
+        # REINFORCE differentiates only log_prob of it. Simulating inside a loss then gives
+        # the same gradient as simulating outside it.
+        network, x0, t0, t1, ts = _constant((network, x0, t0, t1, ts))
+    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(
+        (key, network, x0, t0, t1, ts)
+    ))
+    results, invalid, parameters_ok = _run(
         key, indices.astype(np.uint32), x0, network, t0, t1, ts, solver, mode, int(max_steps),
-        mesh, batch, num_trajectories is None,
+        mesh, batch, num_trajectories is None, traced,
     )
-    if is_concrete(invalid):
+    if not traced:
+        labels = network.parameter_labels
+        flags = np.asarray(parameters_ok)
+        bad = [label for label, ok in zip(labels, flags, strict=True) if not ok]
+        if bad:
+            raise ValueError(_parameters_message(bad, "in"))
         if np.any(np.asarray(invalid)):
             raise ValueError(_INVALID)
-    else:
-        results = eqx.error_if(results, jnp.any(invalid), _INVALID)
-    warn_on_overflow(results.overflow)
+        warn_on_overflow(results.overflow)
     return results
+
+
+def _parameters_message(labels: Sequence[str], where: str) -> str:
+    return (
+        f"parameters outside their domain (negative, zero where they must be positive, or not "
+        f"finite) {where}: {', '.join(labels)}; nothing was simulated. An optimizer step can "
+        "drive a rate negative: optimize log-rates, or clip the rates after each step"
+    )
+
+
+def _constant(tree):
+    """``tree`` with every traced leaf wrapped in ``jax.lax.stop_gradient``."""
+    return jax.tree.map(
+        lambda leaf: jax.lax.stop_gradient(leaf) if isinstance(leaf, jax.core.Tracer) else leaf,
+        tree,
+    )
 
 
 @functools.cache
@@ -160,45 +188,128 @@ def _ensemble_mesh(devices: tuple[jax.Device, ...]) -> jax.sharding.Mesh:
 
 
 @eqx.filter_jit
-def _run(key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch, single):
+def _run(
+    key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch, single, traced
+):
     """Compiled entry point: the whole batch on one device, or one shard per device.
 
     ``indices`` may be padded to a multiple of the device count; the first ``batch``
     trajectories are returned (the first alone, unbatched, with ``single``). Everything here is
-    traced, so a first call compiles once and later calls dispatch one computation.
+    traced, so a first call compiles once and later calls dispatch one computation. With
+    ``traced`` (called inside the user's ``jit``, ``vmap`` or ``grad``) the checks are raised
+    from inside the computation (:func:`equinox.branched_error_if`), once per ensemble.
 
     Returns:
-        ``(results, invalid)``: the results and the invalid-assignment flags.
+        ``(results, invalid, parameters_ok)``: the results, the invalid-assignment flags and
+        the network's parameter checks (see :meth:`ReactionNetwork.parameter_checks`).
     """
-    words = _random.key_words(key)
+    parameters_ok = network.parameters_ok()
+    # Parameters outside their domain: simulate nothing (t1 = t0) and let the caller raise.
+    t1 = jnp.where(jnp.all(parameters_ok), t1, t0)
     padded = indices.shape[0]
+    words = jnp.broadcast_to(_random.key_words(key), (padded, _random.key_words(key).shape[0]))
     if x0.ndim == 1:
         x0 = jnp.broadcast_to(x0, (padded, x0.shape[0]))
     else:
         x0 = jnp.concatenate([x0, x0[: padded - x0.shape[0]]])
+    config = _Ensemble(solver, mode, max_steps, mesh, traced)
+    if solver.reverse_differentiable:
+        out = config(words, indices, x0, network, t0, t1, ts)
+    else:
+        out = config.vmappable(words, indices, x0, network, t0, t1, ts)
+    results, invalid = out
+    if single:
+        results, invalid = jax.tree.map(lambda leaf: leaf[0], (results, invalid))
+    elif padded > batch:
+        results, invalid = jax.tree.map(lambda leaf: leaf[:batch], (results, invalid))
+    return results, invalid, parameters_ok
 
-    def local(indices, x0, words, network, t0, t1, ts):
-        rng = jax.vmap(_random.seed, in_axes=(None, 0))(words, indices)
-        if mode == "events":
-            make_output = functools.partial(EventList.empty, t0=t0, max_steps=max_steps)
-        elif mode == "grid":
+
+class _Ensemble(eqx.Module):
+    """Simulates one trajectory per row of ``(words, indices, x0)``: the compiled core.
+
+    Under ``jax.vmap`` (users who batch ``simulate`` over keys, the stochastix way),
+    :meth:`vmappable` folds the mapped axis into the trajectory axis: the vmapped call runs
+    the same batched loop as ``num_trajectories`` (same trajectories as per-key calls, bit for
+    bit, and the compile time of one ensemble) instead of a vmap of a while loop.
+    """
+
+    solver: AbstractSolver
+    mode: str = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+    mesh: jax.sharding.Mesh | None = eqx.field(static=True)
+    traced: bool = eqx.field(static=True)
+
+    def __call__(self, words, indices, x0, network, t0, t1, ts):
+        """``(results, invalid)`` with a leading trajectory axis (one per row of ``indices``).
+
+        With :attr:`traced` (inside the user's transformations), bad parameters or an invalid
+        assignment anywhere in the ensemble raise a runtime error, and overflows warn: one
+        check and one warning for the whole ensemble, even under ``vmap``.
+        """
+        results, invalid = self._simulate(words, indices, x0, network, t0, t1, ts)
+        if self.traced:
+            warn_on_overflow(results.overflow)
+            bad_parameters = ~jnp.all(network.parameters_ok())
+            results = eqx.branched_error_if(
+                results,
+                bad_parameters | jnp.any(invalid),
+                jnp.where(bad_parameters, 0, 1),
+                [_parameters_message(network.parameter_labels, "in one of"), _INVALID],
+            )
+        return results, invalid
+
+    def _simulate(self, words, indices, x0, network, t0, t1, ts):
+        if self.mode == "events":
+            make_output = functools.partial(EventList.empty, t0=t0, max_steps=self.max_steps)
+        elif self.mode == "grid":
             make_output = functools.partial(Grid.empty, ts)
         else:
             make_output = lambda x0: FinalState()  # noqa: E731
-        return _loop.run(network, solver, rng, x0, t0, t1, make_output, max_steps)
 
-    args = (indices, x0, words, network, t0, t1, ts)
-    if mesh is None:
-        out = local(*args)
-    else:
+        def local(words, indices, x0, network, t0, t1):
+            rng = jax.vmap(_random.seed)(words, indices)
+            return _loop.run(network, self.solver, rng, x0, t0, t1, make_output, self.max_steps)
+
+        args = (words, indices, x0, network, t0, t1)
+        if self.mesh is None:
+            return local(*args)
         sharded, replicated = P("trajectories"), P()
-        out = jax.shard_map(
+        return jax.shard_map(
             local,
-            mesh=mesh,
-            in_specs=(sharded, sharded) + (replicated,) * 5,
+            mesh=self.mesh,
+            in_specs=(sharded,) * 3 + (replicated,) * 3,
             out_specs=sharded,
             check_vma=False,
         )(*args)
-    if single:
-        return jax.tree.map(lambda leaf: leaf[0], out)
-    return jax.tree.map(lambda leaf: leaf[:batch], out) if padded > batch else out
+
+    def vmappable(self, words, indices, x0, network, t0, t1, ts):
+        """:meth:`__call__`, with a vmap rule that folds mapped rows into trajectories."""
+        dynamic, static = eqx.partition((self, network), eqx.is_array)
+
+        def call(words, indices, x0, dynamic, t0, t1, ts):
+            ensemble, network = eqx.combine(dynamic, static)
+            return ensemble(words, indices, x0, network, t0, t1, ts)
+
+        folded = jax.custom_batching.custom_vmap(call)
+
+        @folded.def_vmap
+        def rule(axis_size, in_batched, words, indices, x0, dynamic, t0, t1, ts):
+            rows_only = not any(jax.tree.leaves(in_batched[3:]))
+            if not rows_only:
+                # Mapped over the network or the times: a plain vmap of the loop.
+                in_axes = jax.tree.map(lambda b: 0 if b else None, tuple(in_batched))
+                out = jax.vmap(call, in_axes=in_axes)(words, indices, x0, dynamic, t0, t1, ts)
+                return out, jax.tree.map(lambda _: True, out)
+            n = indices.shape[-1]
+
+            def fold(value, batched):
+                value = value if batched else jnp.broadcast_to(value, (axis_size, *value.shape))
+                return value.reshape(axis_size * n, *value.shape[2:])
+
+            rows = [fold(v, b) for v, b in zip((words, indices, x0), in_batched[:3], strict=True)]
+            out = folded(*rows, dynamic, t0, t1, ts)
+            out = jax.tree.map(lambda leaf: leaf.reshape(axis_size, n, *leaf.shape[1:]), out)
+            return out, jax.tree.map(lambda _: True, out)
+
+        return folded(words, indices, x0, dynamic, t0, t1, ts)

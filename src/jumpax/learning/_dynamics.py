@@ -36,6 +36,9 @@ the model needs, which is checked when the model is built:
 - stochastic models over a ``Discrete`` observation: ``n`` logits of a categorical distribution
   (see :class:`CategoricalDist`).
 
+A stochastic model's ``func`` may instead return the distribution parameters by name, as coax's
+functions do: ``{"mu": ..., "logvar": ...}`` (each of the target's shape) or ``{"logits": ...}``.
+
 Targets are compared in their own space: no rescaling to the Box bounds and no squashing.
 
 **State.** The wrapper is stateful, like its seed API: ``model.params`` holds the trainable arrays
@@ -46,6 +49,11 @@ for a module with state (e.g. :class:`equinox.nn.BatchNorm` with ``axis_name="ba
 ``func(s, a, state) -> (output, state)``. Predictions run ``func`` in inference mode
 (:func:`equinox.nn.inference_mode`); :class:`jumpax.model_updaters.ModelUpdater` trains it in
 training mode and replaces ``params`` and ``function_state`` after each update.
+
+**Randomness.** A ``func`` with a ``key`` keyword (e.g. one using :class:`equinox.nn.Dropout`)
+is called as ``func(s, a, key=k)`` (``func(s, a, state, key=k)`` with a state): in training the
+updater passes a fresh key for every example of every update; predictions pass ``key=None``
+(inference mode, where dropout is off).
 
 Example:
     >>> import equinox as eqx, gymnasium, jax, jax.numpy as jnp
@@ -61,6 +69,7 @@ Example:
 
 import abc
 import functools as ft
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -108,6 +117,9 @@ class AbstractProbaDist(eqx.Module):
     @abc.abstractmethod
     def event_shape(self) -> tuple[int, ...]:
         """The shape of one variate."""
+
+    param_names: ClassVar[tuple[str, ...]]
+    """The names of the distribution parameters, in the order of the raw outputs."""
 
     @property
     @abc.abstractmethod
@@ -186,6 +198,7 @@ class NormalDist(AbstractProbaDist):
     """
 
     shape: tuple[int, ...] = eqx.field(static=True)
+    param_names = ("mu", "logvar")
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -261,6 +274,7 @@ class CategoricalDist(AbstractProbaDist):
 
     n: int = eqx.field(static=True)
     start: int = eqx.field(static=True, default=0)
+    param_names = ("logits",)
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -368,6 +382,7 @@ class Forward(eqx.Module):
         target: The distribution family of the predicted quantity.
         stochastic: Whether the outputs are distribution parameters (else point predictions).
         stateful: Whether ``func`` takes and returns a state.
+        takes_key: Whether ``func`` takes a ``key`` keyword (for randomness such as dropout).
     """
 
     static: PyTree
@@ -376,6 +391,7 @@ class Forward(eqx.Module):
     target: AbstractProbaDist
     stochastic: bool = eqx.field(static=True)
     stateful: bool = eqx.field(static=True)
+    takes_key: bool = eqx.field(static=True)
 
     def __call__(
         self,
@@ -385,6 +401,7 @@ class Forward(eqx.Module):
         A: ArrayLike,
         *,
         inference: bool = True,
+        key: Array | None = None,
     ) -> tuple[Array | dict[str, Array], PyTree]:
         """Apply ``func`` to a batch.
 
@@ -394,6 +411,8 @@ class Forward(eqx.Module):
             S: A batch of observations.
             A: A batch of actions.
             inference: Run ``func`` in inference mode (predictions) or as given (training).
+            key: With a ``func`` that takes ``key``, the key split into one per example (each
+                example gets its own); ``None`` passes ``key=None``, as inference needs.
 
         Returns:
             ``(outputs, function_state)``: point predictions shaped like a batch of targets, or a
@@ -409,11 +428,35 @@ class Forward(eqx.Module):
         func = eqx.combine(params, self.static)
         if inference:
             func = eqx.nn.inference_mode(func)
+        keys = None
+        if self.takes_key and key is not None:
+            keys = jax.random.split(key, S.shape[0])
+
+        def one(s: Array, a: Array, state: PyTree, k: Array | None) -> Any:
+            inputs = (s, a, state) if self.stateful else (s, a)
+            return func(*inputs, key=k) if self.takes_key else func(*inputs)
+
+        in_axes = (0, 0, None, None if keys is None else 0)
         if self.stateful:
-            batched = jax.vmap(func, axis_name="batch", in_axes=(0, 0, None), out_axes=(0, None))
-            raw, function_state = batched(s, a, function_state)
+            batched = jax.vmap(one, axis_name="batch", in_axes=in_axes, out_axes=(0, None))
+            raw, function_state = batched(s, a, function_state, keys)
         else:
-            raw = jax.vmap(func)(s, a)
+            raw = jax.vmap(one, in_axes=in_axes)(s, a, None, keys)
+        return self._outputs(raw), function_state
+
+    def _outputs(self, raw: Array | dict[str, Array]) -> Array | dict[str, Array]:
+        """Checks ``func``'s batched outputs and shapes them as predictions or parameters."""
+        if isinstance(raw, dict):
+            names = getattr(self.target, "param_names", ())
+            if not self.stochastic or set(raw) != set(names):
+                expected = f"a dict with keys {list(names)}" if self.stochastic else "an array"
+                raise ValueError(
+                    f"func returned a dict with keys {sorted(raw)}, expected {expected} for "
+                    f"{self.target}"
+                )
+            raw = jnp.concatenate(
+                [jnp.reshape(raw[name], (raw[name].shape[0], -1)) for name in names], axis=1
+            )
         raw = raw.reshape(raw.shape[0], math.prod(raw.shape[1:]))
         expected = self.target.num_params if self.stochastic else math.prod(self.target.event_shape)
         if raw.shape[1] != expected:
@@ -423,8 +466,8 @@ class Forward(eqx.Module):
                 f"{self.target}"
             )
         if self.stochastic:
-            return self.target.params_from_raw(raw), function_state
-        return raw.reshape(raw.shape[0], *self.target.event_shape), function_state
+            return self.target.params_from_raw(raw)
+        return raw.reshape(raw.shape[0], *self.target.event_shape)
 
 
 def _predict(
@@ -439,6 +482,15 @@ def _predict(
     """Run ``forward`` in inference mode, then ``head(outputs, *args)``."""
     outputs, _ = forward(params, function_state, S, A, inference=True)
     return head(outputs, *args)
+
+
+def _takes_key(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` accepts a ``key`` keyword argument."""
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "key" in parameters
 
 
 def _identity(x: Any) -> Any:
@@ -498,7 +550,9 @@ class AbstractDynamicsModel(abc.ABC):
         params, static = eqx.partition(func, eqx.is_inexact_array)
         action = proba_dist(action_space)
         stateful = state is not None
-        self.forward = Forward(static, observation, action, target, self.stochastic, stateful)
+        self.forward = Forward(
+            static, observation, action, target, self.stochastic, stateful, _takes_key(func)
+        )
         self._params = params
         self._function_state = {} if state is None else state
         examples = [

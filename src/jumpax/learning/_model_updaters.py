@@ -12,12 +12,13 @@ What is fitted, per model type:
   distribution's mean (of the one-hot encoding, for a categorical) is regressed onto the target
   instead, and the spread gets no gradient from the loss.
 
-Targets and weights: transition models are trained on ``S_next`` and reward functions on ``Rn``.
-Each transition has weight ``W``, and for transition models transitions with ``In == 0`` (episode
-ends, whose ``S_next`` is not a state the dynamics continue from) get weight 0; a reward function
-still learns from them, as their reward was observed. Losses are normalised by the sum of the
-weights, so a weight-0 transition is removed exactly: its values, even NaN, change neither the
-loss nor the gradient.
+Targets and weights: transition models are trained on ``S_next`` and reward functions on ``Rn``,
+on every transition, each weighted by its ``W`` (as in coax: ``In`` is a discount factor, not a
+mask, and a transition into a terminal state is data too). Losses reduce as coax's do: the mean
+over all elements of ``W`` times the elementwise loss (see :mod:`jumpax.value_losses`), and a
+regularizer adds ``mean(W * penalty)``. A weight-0 transition is removed exactly: its values,
+even NaN, change neither the loss nor the gradient. Unlike coax, ``W`` is used as given (coax
+clips it to ``[0.1, 10]``), and negative weights are refused.
 
 Example:
     >>> import equinox as eqx, gymnasium, jax, jax.numpy as jnp
@@ -47,7 +48,7 @@ from jax import Array
 from . import _value_losses as value_losses
 from ._dynamics import AbstractDynamicsModel, Forward
 from ._regularizers import AbstractRegularizer
-from ._transitions import TransitionBatch
+from ._transitions import TransitionBatch, check_weights
 from ._value_losses import LossFunction, weighted_mean
 
 __all__ = ["ModelUpdater"]
@@ -69,17 +70,19 @@ class _Objective(eqx.Module):
     regularizer: AbstractRegularizer | None
 
     def _fit(
-        self, params: PyTree, function_state: PyTree, batch: TransitionBatch
+        self, params: PyTree, function_state: PyTree, batch: TransitionBatch, key: Array
     ) -> tuple[PyTree, PyTree, Array, Array]:
         """Training-mode forward pass: ``(outputs, function_state, targets, weights)``."""
         target = getattr(batch, self.target_field)
         if target is None:
             raise ValueError(f"the batch has no {self.target_field}, the target of this model")
         target = self.forward.target.check(target, self.target_field)
-        w = batch.W * (batch.In != 0) if self.target_field == "S_next" else batch.W
-        keep = w > 0
+        w = batch.W
+        keep = w != 0
         S, A, target = (_drop(x, keep) for x in (batch.S, batch.A, target))
-        outputs, function_state = self.forward(params, function_state, S, A, inference=False)
+        outputs, function_state = self.forward(
+            params, function_state, S, A, inference=False, key=key
+        )
         return outputs, function_state, target, w
 
     def _bare_loss(self, outputs: PyTree, target: Array, w: Array) -> Array:
@@ -92,10 +95,10 @@ class _Objective(eqx.Module):
         return self.loss_function(target, outputs, w)
 
     def __call__(
-        self, params: PyTree, function_state: PyTree, batch: TransitionBatch
+        self, params: PyTree, function_state: PyTree, batch: TransitionBatch, key: Array
     ) -> tuple[Array, tuple[PyTree, dict[str, Array]]]:
         """The total loss, with the new function state and the loss metrics as auxiliary data."""
-        outputs, function_state, target, w = self._fit(params, function_state, batch)
+        outputs, function_state, target, w = self._fit(params, function_state, batch, key)
         loss_bare = self._bare_loss(outputs, target, w)
         metrics = {"ModelUpdater/loss_bare": loss_bare}
         loss = loss_bare
@@ -106,22 +109,28 @@ class _Objective(eqx.Module):
         metrics["ModelUpdater/loss"] = loss
         return loss, (function_state, metrics)
 
-    def per_sample(self, params: PyTree, function_state: PyTree, batch: TransitionBatch) -> Array:
+    def per_sample(
+        self, params: PyTree, function_state: PyTree, batch: TransitionBatch, key: Array
+    ) -> Array:
         """The bare loss of each sample on its own (0 for samples of weight 0)."""
-        outputs, _, target, w = self._fit(params, function_state, batch)
+        outputs, _, target, w = self._fit(params, function_state, batch, key)
 
         def one(outputs: PyTree, target: Array) -> Array:
             outputs = jax.tree.map(lambda x: x[None], outputs)
             return self._bare_loss(outputs, target[None], jnp.ones(1))
 
-        return jnp.where(w > 0, jax.vmap(one)(outputs, target), 0.0)
+        return jnp.where(w != 0, jax.vmap(one)(outputs, target), 0.0)
 
 
 def _grads_and_metrics(
-    objective: _Objective, params: PyTree, function_state: PyTree, batch: TransitionBatch
+    objective: _Objective,
+    params: PyTree,
+    function_state: PyTree,
+    batch: TransitionBatch,
+    key: Array,
 ) -> tuple[PyTree, PyTree, dict[str, Array]]:
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    (_, (function_state, metrics)), grads = grad_fn(params, function_state, batch)
+    (_, (function_state, metrics)), grads = grad_fn(params, function_state, batch, key)
     leaves = jax.tree.leaves(grads)
     metrics["ModelUpdater/grads_norm"] = optax.tree.norm(grads)
     metrics["ModelUpdater/grads_max"] = jnp.max(
@@ -169,6 +178,9 @@ class ModelUpdater:
             models and maximum likelihood for stochastic ones (see the module docstring).
         regularizer: A regularizer built on ``model`` (stochastic models only), see
             :mod:`jumpax.regularizers`.
+        key: The random key for a ``func`` that takes one (dropout): each update and each
+            :meth:`per_sample_loss` call uses a fresh key split from it. Default
+            ``jax.random.key(0)``.
 
     Raises:
         ValueError: If the model has no trainable parameters, the regularizer is given for a
@@ -182,6 +194,8 @@ class ModelUpdater:
         optimizer: optax.GradientTransformation | None = None,
         loss_function: LossFunction | str | None = None,
         regularizer: AbstractRegularizer | None = None,
+        *,
+        key: Array | None = None,
     ):
         if not jax.tree.leaves(model.params):
             raise ValueError(
@@ -204,6 +218,7 @@ class ModelUpdater:
         if loss_function is None and not model.stochastic:
             loss_function = value_losses.huber
         self._model = model
+        self._key = jax.random.key(0) if key is None else key
         self._objective = _Objective(model.forward, model.target_field, loss_function, regularizer)
         self._grads_and_metrics = jax.jit(ft.partial(_grads_and_metrics, self._objective))
         self._per_sample_loss = jax.jit(self._objective.per_sample)
@@ -271,9 +286,14 @@ class ModelUpdater:
             (largest absolute gradient), ``ModelUpdater/grads_finite`` (False if any gradient is
             NaN or infinite) and the regularizer's metrics.
         """
+        check_weights(transition_batch.W)
         return self._grads_and_metrics(
-            self._model.params, self._model.function_state, transition_batch
+            self._model.params, self._model.function_state, transition_batch, self._next_key()
         )
+
+    def _next_key(self) -> Array:
+        self._key, key = jax.random.split(self._key)
+        return key
 
     def apply_grads(self, grads: PyTree, function_state: PyTree) -> None:
         """Update the model parameters from pre-computed gradients.
@@ -321,8 +341,8 @@ class ModelUpdater:
 
         The value is the bare loss (no regularizer) computed exactly as in training, for one
         sample with weight 1: ``loss_function(y_true_i, y_pred_i)``, or ``-log p(target_i)`` for
-        maximum likelihood; their ``W``-weighted mean is ``ModelUpdater/loss_bare``. Transitions
-        the loss ignores (``W = 0``, or ``In = 0`` for transition models) get 0. A negative
+        maximum likelihood; the mean of ``W`` times these is ``ModelUpdater/loss_bare``.
+        Transitions of weight ``W = 0`` get 0. A negative
         log-density of a continuous target can be negative: shift it (e.g. by the batch
         minimum) before using it as a priority.
 
@@ -332,6 +352,7 @@ class ModelUpdater:
         Returns:
             The per-transition losses, shape ``(batch,)``.
         """
+        check_weights(transition_batch.W)
         return self._per_sample_loss(
-            self._model.params, self._model.function_state, transition_batch
+            self._model.params, self._model.function_state, transition_batch, self._next_key()
         )

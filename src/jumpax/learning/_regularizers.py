@@ -57,7 +57,7 @@ class AbstractRegularizer(eqx.Module):
 
         Args:
             dist_params: Distribution parameters with a leading batch axis.
-            w: Sample weights, shape ``(batch,)``; ``None`` means equal weights.
+            w: Sample weights, shape ``(batch,)``; ``None`` means weights of 1.
 
         Returns:
             ``(loss, metrics)``: the weighted penalty (a scalar added to the model's loss) and a

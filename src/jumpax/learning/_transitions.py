@@ -22,6 +22,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from .._checks import is_concrete
 from .._results import SimulationResults
 
 __all__ = ["TransitionBatch"]
@@ -38,6 +39,18 @@ def _encode(space: gymnasium.spaces.Space, x: Any) -> np.ndarray:
     return np.asarray(gymnasium.spaces.flatten(space, x))
 
 
+def check_weights(W: Array) -> None:
+    """Refuse concrete negative or non-finite sample weights (they make a loss meaningless).
+
+    Raises:
+        ValueError: naming the offending weights.
+    """
+    if is_concrete(W):
+        weights = np.asarray(W)
+        if not np.all(np.isfinite(weights) & (weights >= 0)):
+            raise ValueError(f"sample weights W must be finite and non-negative, got {weights}")
+
+
 class TransitionBatch(eqx.Module):
     """A batch of transitions, one per row (every field has a leading batch axis).
 
@@ -49,13 +62,14 @@ class TransitionBatch(eqx.Module):
         A: Actions, shape ``(batch, *act_shape)``, stored like ``S``.
         logP: Log-probability of ``A`` under the policy that chose it (0 when not recorded).
         Rn: Rewards (the n-step discounted return for n-step transitions).
-        In: Discount factor to ``S_next``; ``In == 0`` marks the last transition of an episode,
-            whose ``S_next`` is not a state the dynamics continue from.
+        In: The bootstrap (discount) factor to ``S_next``, as in coax: ``gamma**n`` times
+            ``1 - done``, so 0 after a terminal state. It is not a mask: models are still
+            trained on such transitions.
         S_next: Next observations, like ``S`` (``None`` when not recorded).
         A_next: Next actions (``None`` when not recorded).
         logP_next: Log-probability of ``A_next`` (``None`` when not recorded).
-        W: Non-negative sample weights (e.g. importance weights of prioritized replay); a
-            weight of 0 removes a transition from a loss.
+        W: Non-negative, finite sample weights (e.g. importance weights of prioritized
+            replay); a weight of 0 removes a transition from a loss.
         idx: Identifiers of the transitions (e.g. their replay-buffer indices).
     """
 
@@ -99,7 +113,8 @@ class TransitionBatch(eqx.Module):
             idx: Defaults to ``arange(batch)``.
 
         Raises:
-            ValueError: If the fields do not all have the same batch size.
+            ValueError: If the fields do not all have the same batch size, or ``W`` holds a
+                negative or non-finite weight.
         """
         S = jnp.asarray(S)
         if S.ndim == 0:
@@ -127,6 +142,7 @@ class TransitionBatch(eqx.Module):
             value = getattr(self, name)
             if value is not None and value.ndim != 1:
                 raise ValueError(f"{name} must have shape (batch,), got {value.shape}")
+        check_weights(self.W)
 
     def __len__(self) -> int:
         """The number of transitions."""
@@ -205,6 +221,7 @@ class TransitionBatch(eqx.Module):
         policy: Callable[[Any], Any] | None = None,
         *,
         seed: int | None = None,
+        gamma: float = 1.0,
     ) -> "TransitionBatch":
         """Record ``num_steps`` transitions of a Gymnasium environment.
 
@@ -218,10 +235,12 @@ class TransitionBatch(eqx.Module):
             policy: ``policy(observation) -> action``; ``None`` samples actions uniformly from
                 ``env.action_space``.
             seed: Seeds the first reset (and the action space when ``policy`` is ``None``).
+            gamma: The discount factor, stored as ``In``.
 
         Returns:
-            The batch. ``In`` is 0 for transitions into a terminal state (``terminated``) and 1
-            otherwise: a truncated episode (time limit) ends in a real, non-terminal state.
+            The batch. ``In`` is 0 for transitions into a terminal state (``terminated``) and
+            ``gamma`` otherwise: a truncated episode (time limit) ends in a real, non-terminal
+            state.
 
         Raises:
             ValueError: If ``num_steps`` is not positive.
@@ -243,7 +262,7 @@ class TransitionBatch(eqx.Module):
             columns["S"].append(_encode(obs_space, observation))
             columns["A"].append(_encode(act_space, action))
             columns["Rn"].append(reward)
-            columns["In"].append(0.0 if terminated else 1.0)
+            columns["In"].append(0.0 if terminated else gamma)
             columns["S_next"].append(_encode(obs_space, next_observation))
             observation = env.reset()[0] if terminated or truncated else next_observation
         return cls(**{name: np.stack(values) for name, values in columns.items()})
