@@ -294,7 +294,7 @@ def test_expression_kinetics_reads_other_species_and_refuses_bad_arguments():
     assert float(net.propensities(jnp.array([0.0, 1.0]))[0]) == 1.0
     with pytest.raises(ValueError, match="with a formula"):
         ExpressionKinetics(parse("v", v=1.0), v=2.0)
-    with pytest.raises(ValueError, match="expected an Expression"):
+    with pytest.raises(TypeError, match="expected an Expression"):
         ExpressionKinetics(3.0)
 
 

@@ -424,3 +424,83 @@ def test_stateful_function_state_is_updated():
     np.testing.assert_allclose(
         model(batch.S[:1], batch.A[:1]), model(batch.S, batch.A)[:1], rtol=1e-5
     )
+
+
+# ----------------------------------------------------------------------------- coax's func forms
+
+
+class _NamedNormal(eqx.Module):
+    """A coax-style function returning distribution parameters by name."""
+
+    mlp: eqx.nn.MLP
+
+    def __call__(self, s, a):
+        out = self.mlp(jnp.concatenate([s, a]))
+        return {"mu": out[:3], "logvar": out[3:]}
+
+
+def test_func_may_return_named_distribution_parameters():
+    mlp = eqx.nn.MLP(4, 6, 32, 1, key=jax.random.key(0))
+    named = StochasticTransitionModel(_NamedNormal(mlp), OBS, ACT)
+    flat = StochasticTransitionModel(ConcatInputs(mlp), OBS, ACT)
+    batch, _ = _linear_system(3, 16, noise=SIGMA)
+    for key in ("mu", "logvar"):
+        np.testing.assert_array_equal(
+            named.dist_params(batch.S, batch.A)[key], flat.dist_params(batch.S, batch.A)[key]
+        )
+    before = named.params
+    ModelUpdater(named, optax.sgd(1e-2)).update(batch)
+    assert not eqx.tree_equal(before, named.params)
+
+
+def test_categorical_func_may_return_logits_by_name():
+    class Logits(eqx.Module):
+        linear: eqx.nn.Linear
+
+        def __call__(self, s, a):
+            return {"logits": self.linear(jnp.concatenate([s, a]))}
+
+    model = StochasticTransitionModel(
+        Logits(eqx.nn.Linear(4, 3, key=jax.random.key(0))), Discrete(3), Discrete(1)
+    )
+    assert model.dist_params(jnp.array([0, 1]), jnp.array([0, 0]))["logits"].shape == (2, 3)
+
+
+def test_named_parameters_must_match_the_distribution():
+    class Wrong(eqx.Module):
+        linear: eqx.nn.Linear
+
+        def __call__(self, s, a):
+            out = self.linear(jnp.concatenate([s, a]))
+            return {"mean": out[:3], "logvar": out[3:]}
+
+    with pytest.raises(ValueError, match=r"keys \['logvar', 'mean'\], expected a dict with keys"):
+        StochasticTransitionModel(Wrong(eqx.nn.Linear(4, 6, key=jax.random.key(0))), OBS, ACT)
+
+
+class _Dropout(eqx.Module):
+    """A func that needs randomness: dropout on its hidden layer (Equinox's ``key`` convention)."""
+
+    first: eqx.nn.Linear
+    dropout: eqx.nn.Dropout
+    last: eqx.nn.Linear
+
+    def __call__(self, s, a, *, key=None):
+        hidden = jax.nn.relu(self.first(jnp.concatenate([s, a])))
+        return self.last(self.dropout(hidden, key=key))
+
+
+def test_func_with_a_key_gets_fresh_randomness_in_training_only():
+    keys = jax.random.split(jax.random.key(0), 2)
+    func = _Dropout(
+        eqx.nn.Linear(4, 64, key=keys[0]), eqx.nn.Dropout(0.5), eqx.nn.Linear(64, 3, key=keys[1])
+    )
+    model = TransitionModel(func, OBS, ACT)
+    batch, _ = _linear_system(4, 32)
+    updater = ModelUpdater(model, optax.sgd(1e-2), key=jax.random.key(7))
+    losses = [float(updater.grads_and_metrics(batch)[2]["ModelUpdater/loss"]) for _ in range(2)]
+    assert losses[0] != losses[1]  # a fresh dropout mask per call
+    again = ModelUpdater(model, optax.sgd(1e-2), key=jax.random.key(7))
+    assert float(again.grads_and_metrics(batch)[2]["ModelUpdater/loss"]) == losses[0]
+    np.testing.assert_array_equal(model(batch.S, batch.A), model(batch.S, batch.A))  # no dropout
+    updater.update(batch)

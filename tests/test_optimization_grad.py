@@ -89,3 +89,24 @@ def test_bad_arguments_are_rejected():
         gradspsa(lambda x: jnp.sum(x))(jnp.ones(2), key=jax.random.key(0))
     with pytest.raises(ValueError, match="must return a scalar"):
         gradfd(lambda x: x)(jnp.ones(2))
+
+
+def test_gradfd_on_python_floats_as_in_the_readme():
+    np.testing.assert_allclose(gradfd(lambda k: k**2)(3.0), 6.0, rtol=1e-5)
+    # the default step is relative and dtype-aware: no float32 cancellation at 1000
+    np.testing.assert_allclose(gradfd(lambda k: k**2)(1000.0), 2000.0, rtol=1e-5)
+    np.testing.assert_allclose(gradfd(lambda k: k**2)(jnp.float32(1e-4)), 2e-4, rtol=1e-3)
+    grads = gradfd(lambda p: p["a"] ** 3 + p["b"])({"a": 2.0, "b": 1.5, "n": 3})
+    np.testing.assert_allclose(grads["a"], 12.0, rtol=1e-4)
+    assert grads["n"] is None
+
+
+@pytest.mark.parametrize("x", [5e3, 1e-4])
+def test_gradspsa_step_is_relative_to_the_parameter(x):
+    # one parameter: every sample is the central difference along +-1, exact for a quadratic
+    # up to rounding; a fixed absolute step would be below float32 resolution at 5e3
+    g = gradspsa(lambda x, key: x**2, num_samples=3)(jnp.float32(x), KEY_F, key=KEY_F)
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-3)
+
+
+KEY_F = jax.random.key(3)

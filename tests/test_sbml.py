@@ -212,7 +212,7 @@ def test_sources_path_text_and_bytes():
         load_sbml(DATA / "missing.xml")
     with pytest.raises(ValueError, match="UTF-8"):
         load_sbml(b"<sbml \xff\xfe>")
-    with pytest.raises(ValueError, match="expected a path or SBML text"):
+    with pytest.raises(TypeError, match="expected a path or SBML text"):
         load_sbml(3.0)
 
 

@@ -287,3 +287,135 @@ def test_networks_whose_events_can_change_any_propensity_update_them_all():
         net.propensities_of(jnp.zeros(20), jnp.array([3, 57]))
     with pytest.raises(ValueError, match=r"lie in \[0, 57\)"):
         net.propensities_of(jnp.zeros(20), jnp.array([-1]))
+
+
+# ----------------------------------------------------------------------------- seed fidelity
+
+
+def _final_distance_loss(model, key):
+    """stochastix's pattern: simulate inside the loss, then the REINFORCE loss of the paths."""
+    from jumpax import optimization as jo
+
+    results = model(key, model.network.x0, num_trajectories=8)
+    rewards = jo.neg_final_state_distance("X", "L2")(results, 30.0)
+    returns = jo.discounted_returns(rewards, GAMMA=1.0)
+    return jo.reinforce_loss()(model, results, returns, returns.mean(0))
+
+
+@pytest.mark.parametrize("solver", [jx.Direct(), jx.FirstReaction()])
+def test_simulating_inside_the_loss_gives_the_reinforce_gradient(solver):
+    import equinox as eqx
+
+    from jumpax import optimization as jo
+
+    model = jx.StochasticModel(jx.models.birth_death(), solver=solver, t1=5.0, max_steps=200)
+    inside = eqx.filter_grad(_final_distance_loss)(model, KEY)
+    results = model(KEY, model.network.x0, num_trajectories=8)
+    rewards = jo.neg_final_state_distance("X", "L2")(results, 30.0)
+    returns = jo.discounted_returns(rewards, GAMMA=1.0)
+    outside = eqx.filter_grad(jo.reinforce_loss())(model, results, returns, returns.mean(0))
+    for a, b in zip(jax.tree.leaves(inside), jax.tree.leaves(outside), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert float(jnp.abs(inside.network.reactions[0].kinetics.k)) > 0
+    jitted = eqx.filter_jit(eqx.filter_grad(_final_distance_loss))(model, KEY)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(outside), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_exact_paths_carry_no_pathwise_gradient():
+    net = jx.models.birth_death()
+    grad = jax.grad(lambda n: jx.simulate(KEY, n, n.x0, 5.0).t[3])(net)
+    assert all(float(g) == 0.0 for g in jax.tree.leaves(grad))
+
+
+@pytest.mark.parametrize("save_at", [None, "grid", "final"])
+def test_vmap_over_keys_gives_the_per_key_trajectories(save_at):
+    net = jx.models.dimerisation()
+    save_at = jnp.linspace(0.0, 3.0, 4) if save_at == "grid" else save_at
+    keys = jax.random.split(KEY, 6)
+
+    def run(key):
+        return jx.simulate(key, net, net.x0, 3.0, save_at=save_at, max_steps=500)
+
+    batched = jax.jit(jax.vmap(run))(keys)
+    for i, key in enumerate(keys):
+        single = run(key)
+        np.testing.assert_array_equal(batched.x[i], single.x)
+        np.testing.assert_array_equal(batched.t[i], single.t)
+        np.testing.assert_array_equal(batched.n_steps[i], single.n_steps)
+
+
+def test_vmap_over_keys_compiles_one_ensemble():
+    # The vmapped call runs the same batched loop as num_trajectories: the same number of
+    # while loops and host callbacks (one overflow warning and one check for the ensemble, not
+    # one per key), and about the same program size.
+    import collections
+    import re
+
+    net = jx.models.dimerisation()
+    keys = jax.random.split(KEY, 50)
+
+    def ops(text):
+        return collections.Counter(re.findall(r"= \"?(stablehlo\.[a-z_]+)", text))
+
+    mapped = jax.jit(jax.vmap(lambda k: jx.simulate(k, net, net.x0, 5.0, max_steps=100)))
+    ensemble = jax.jit(
+        lambda k: jx.simulate(k, net, net.x0, 5.0, max_steps=100, num_trajectories=50)
+    )
+    a, b = mapped.lower(keys).as_text(), ensemble.lower(KEY).as_text()
+    assert a.count("stablehlo.while") == b.count("stablehlo.while")
+    assert a.count("callback") == b.count("callback")
+    assert sum(ops(a).values()) <= 1.15 * sum(ops(b).values())
+
+
+def test_vmap_over_rates_still_works():
+    net = jx.models.birth_death(birth=10.0, death=1.0)
+    deaths = jnp.array([0.5, 1.0, 2.0])
+
+    def final_mean(death):
+        import equinox as eqx
+
+        n = eqx.tree_at(lambda n: n.reactions[1].kinetics.k, net, death)
+        res = jx.simulate(KEY, n, n.x0, 20.0, save_at="final", num_trajectories=400)
+        return jnp.mean(res.x[:, 0].astype(jnp.float32))
+
+    means = jax.jit(jax.vmap(final_mean))(deaths)
+    np.testing.assert_allclose(means, 10.0 / deaths, rtol=0.15)  # Poisson(10/d), n = 400
+
+
+def test_rates_driven_negative_are_refused_even_under_jit():
+    import equinox as eqx
+
+    net = jx.models.birth_death()
+    bad = eqx.tree_at(lambda n: n.reactions[1].kinetics.k, net, jnp.array(-0.1))
+    with pytest.raises(ValueError, match="reaction 'death'"):
+        jx.simulate(KEY, bad, bad.x0, 5.0)
+    nan = eqx.tree_at(lambda n: n.reactions[0].kinetics.k, net, jnp.array(jnp.nan))
+    with pytest.raises(ValueError, match="reaction 'birth'"):
+        jx.simulate(KEY, nan, nan.x0, 5.0, save_at="final")
+    hill = jx.ReactionNetwork([jx.Reaction("0 -> X", jx.HillRepression("X", 5.0, 10.0, 2.0))])
+    hill = eqx.tree_at(lambda n: n.reactions[0].kinetics.K, hill, jnp.array(0.0))
+    with pytest.raises(ValueError, match="HillRepression|reaction '0 -> X'"):
+        jx.simulate(KEY, hill, {"X": 0}, 5.0)
+    with pytest.raises(Exception, match="parameters outside their domain"):
+        jax.block_until_ready(
+            jax.jit(lambda n: jx.simulate(KEY, n, n.x0, 5.0, save_at="final").x)(bad)
+        )
+
+
+def test_wrong_types_raise_type_error():
+    net = jx.models.birth_death()
+    with pytest.raises(TypeError, match="solver"):
+        jx.simulate(KEY, net, net.x0, 1.0, solver="direct")
+    with pytest.raises(TypeError, match="network"):
+        jx.simulate(KEY, "birth_death", net.x0, 1.0)
+    with pytest.raises(TypeError, match="num_trajectories"):
+        jx.simulate(KEY, net, net.x0, 1.0, num_trajectories=2.0)
+    with pytest.raises(ValueError, match="num_trajectories"):
+        jx.simulate(KEY, net, net.x0, 1.0, num_trajectories=0)
+    with pytest.raises(TypeError, match="first_trajectory"):
+        jx.simulate(KEY, net, net.x0, 1.0, first_trajectory="3")
+    with pytest.raises(TypeError, match="a reaction must be a string"):
+        jx.Reaction(3, 1.0)
+    with pytest.raises(TypeError, match="regulator"):
+        jx.HillActivation(1, 1.0, 1.0)

@@ -108,9 +108,21 @@ def check_positive_int(name: str, value: int | None) -> None:
     """Checks an optional count (``None`` passes).
 
     Raises:
-        ValueError: if ``value`` is not ``None`` and not a positive integer (``bool`` refused).
+        TypeError: if ``value`` is not ``None`` and not an integer (``bool`` refused).
+        ValueError: if it is an integer below 1.
     """
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
-    ):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value is not None:
+        check_int(name, value, minimum=1)
+
+
+def check_int(name: str, value: int, *, minimum: int) -> None:
+    """Checks an integer argument (Python's convention: wrong type, then wrong value).
+
+    Raises:
+        TypeError: if ``value`` is not an integer (``bool`` refused).
+        ValueError: if it is below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -113,7 +113,7 @@ class LangevinModel(eqx.Module):
             ValueError: for a non-network or a bad ``num_steps``.
         """
         if not isinstance(network, ReactionNetwork):
-            raise ValueError(f"LangevinModel needs a ReactionNetwork, got {network!r}")
+            raise TypeError(f"LangevinModel needs a ReactionNetwork, got {network!r}")
         check_positive_int("num_steps", num_steps)
         self.network = network
         self.solver = diffrax.Euler() if solver is None else solver

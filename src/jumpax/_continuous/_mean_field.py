@@ -125,7 +125,7 @@ class MeanFieldModel(eqx.Module):
                 ``max_events``.
         """
         if not isinstance(network, ReactionNetwork):
-            raise ValueError(f"MeanFieldModel needs a ReactionNetwork, got {network!r}")
+            raise TypeError(f"MeanFieldModel needs a ReactionNetwork, got {network!r}")
         for name, value in (("rtol", rtol), ("atol", atol)):
             if not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"MeanFieldModel {name} must be a positive number, got {value!r}")

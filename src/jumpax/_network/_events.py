@@ -51,7 +51,7 @@ def as_expression(expression: Expression, what: str) -> eqx.Module:
     if isinstance(expression, eqx.Module):
         return expression
     if not callable(expression):
-        raise ValueError(f"{what} must be callable, got {expression!r}")
+        raise TypeError(f"{what} must be callable, got {expression!r}")
     return Function(expression)
 
 

@@ -559,7 +559,7 @@ def parse_expression(formula: str, **parameters: ArrayLike) -> Expression:
             the time, a tree over the size limits, or unused parameters.
     """
     if not isinstance(formula, str):
-        raise ValueError(f"a formula must be a string, got {formula!r}")
+        raise TypeError(f"a formula must be a string, got {formula!r}")
     return Expression(_FormulaParser(formula, parameters).parse(), parameters)
 
 
@@ -674,7 +674,7 @@ class ExpressionKinetics(AbstractKinetics):
         elif parameters:
             raise ValueError("parameters are given with a formula, not with an Expression")
         if not isinstance(expression, Expression):
-            raise ValueError(f"expected an Expression or a formula, got {expression!r}")
+            raise TypeError(f"expected an Expression or a formula, got {expression!r}")
         self.expression = expression
 
     @property

@@ -288,8 +288,10 @@ class _AbstractHill(AbstractKinetics):
             K: half-saturation constant in molecules, positive.
             n: Hill coefficient, positive.
         """
-        if not isinstance(regulator, str) or not regulator:
-            raise ValueError(f"Hill kinetics needs a species name as regulator, got {regulator!r}")
+        if not isinstance(regulator, str):
+            raise TypeError(f"Hill kinetics needs a species name as regulator, got {regulator!r}")
+        if not regulator:
+            raise ValueError("Hill kinetics needs a species name as regulator, got ''")
         self.regulator = regulator
         self.vmax = check_finite_nonnegative(f"{type(self).__name__} vmax", vmax)
         self.K = check_positive(f"{type(self).__name__} K", K)

@@ -84,7 +84,7 @@ def parse_reaction(string: str) -> tuple[Side, Side]:
             empty species names, non-integer or zero coefficients and malformed terms.
     """
     if not isinstance(string, str):
-        raise ValueError(f"a reaction must be a string like 'A + B -> C', got {string!r}")
+        raise TypeError(f"a reaction must be a string like 'A + B -> C', got {string!r}")
     if "<->" in string or "<-" in string:
         raise ValueError(
             f"reaction {string!r}: reversible arrows are not supported; write two reactions"
@@ -255,7 +255,7 @@ class ReactionNetwork(eqx.Module):
     def _check_rules_and_events(self) -> None:
         for rule in self.rules:
             if not isinstance(rule, AssignmentRule):
-                raise ValueError(f"rules must be AssignmentRule objects, got {rule!r}")
+                raise TypeError(f"rules must be AssignmentRule objects, got {rule!r}")
             if rule.species not in self.species:
                 raise ValueError(f"an assignment rule sets unknown species {rule.species!r}")
             if np.any(self.stoichiometry[:, self.species.index(rule.species)]):

@@ -20,7 +20,7 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from .. import _random
-from .._checks import check_positive_int
+from .._checks import check_int, check_positive_int
 from .._network._network import ReactionNetwork, checked_state
 from .._results import SimulationResults
 from .._solver._base import AbstractSolver
@@ -102,9 +102,7 @@ def simulate(
     """
     check_positive_int("num_trajectories", num_trajectories)
     check_positive_int("max_steps", max_steps)
-    if isinstance(first_trajectory, bool) or not isinstance(first_trajectory, int | np.integer) \
-            or first_trajectory < 0:
-        raise ValueError(f"first_trajectory must be an integer >= 0, got {first_trajectory!r}")
+    check_int("first_trajectory", first_trajectory, minimum=0)
     batch = num_trajectories or 1
     if first_trajectory + batch > 2**32:
         raise ValueError(
@@ -112,9 +110,9 @@ def simulate(
             f"with {batch} trajectories"
         )
     if not isinstance(solver, AbstractSolver):
-        raise ValueError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
+        raise TypeError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
     if not isinstance(network, ReactionNetwork):
-        raise ValueError(f"network must be a ReactionNetwork, got {network!r}")
+        raise TypeError(f"network must be a ReactionNetwork, got {network!r}")
     solver.check(network)
     x0 = checked_state(network.species, x0, integer=solver.integer_counts)
     if num_trajectories is None and x0.ndim == 2:

@@ -29,6 +29,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PRNGKeyArray
 
+from .._checks import check_int
+
 __all__ = ["gradfd", "gradspsa"]
 
 
@@ -187,10 +189,7 @@ def gradspsa(
             raises it when ``split_first_arg_key`` is set but no key follows ``x``.
     """
     _check_epsilon(epsilon)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer) or (
-        num_samples < 1
-    ):
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    check_int("num_samples", num_samples, minimum=1)
 
     def grad_fn(x: Any, *args: Any, key: PRNGKeyArray, **kwargs: Any) -> Any:
         batched_args: tuple = ()

@@ -33,7 +33,7 @@ _DISTANCES: dict[str, Callable[[Array], Array]] = {"L1": jnp.abs, "L2": jnp.squa
 
 def _check_species(species: int | str) -> None:
     if isinstance(species, bool) or not isinstance(species, int | str):
-        raise ValueError(f"species must be an index (int) or a name (str), got {species!r}")
+        raise TypeError(f"species must be an index (int) or a name (str), got {species!r}")
 
 
 def _counts(results: SimulationResults, species: int | str) -> Array:

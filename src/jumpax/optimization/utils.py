@@ -6,10 +6,9 @@ from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from .._checks import is_concrete
+from .._checks import check_int, is_concrete
 
 __all__ = ["dataloader", "discounted_returns"]
 
@@ -86,8 +85,7 @@ def dataloader(
     if len(set(sizes)) != 1:
         raise ValueError(f"arrays must have the same size in the first dimension, got {sizes}")
     n = sizes[0]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise ValueError(f"batch_size must be an integer, got {batch_size!r}")
+    check_int("batch_size", batch_size, minimum=1)
     if not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be between 1 and the dataset size {n}, got {batch_size}")
     return _batches(key, arrays, int(batch_size))

@@ -55,7 +55,7 @@ def _read_text(source: str | os.PathLike | bytes) -> str:
             )
         data = path.read_bytes()
     else:
-        raise ValueError(f"expected a path or SBML text, got {type(source).__name__}")
+        raise TypeError(f"expected a path or SBML text, got {type(source).__name__}")
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"the SBML text has {len(data)} bytes, more than {MAX_FILE_BYTES}")
     try:
