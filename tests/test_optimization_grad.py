@@ -62,8 +62,11 @@ def test_gradspsa_converges_to_the_true_gradient():
             errors.append(np.concatenate([np.asarray(v) for v in estimate.values()]) - exact)
         norms = [np.linalg.norm(e) for e in errors]
         assert norms[0] > norms[1] > norms[2]
-        # One sample's error in component i has variance sum_{j != i} g_j^2 (+ O(eps^2) bias).
-        sd = np.sqrt((exact**2).sum() - exact**2) / np.sqrt(10_000)
+        # One sample's error in component i has variance sum_{j != i} (g_j h_j / h_i)^2 with
+        # the relative steps h_j = eps |x_j| (+ O(eps^2) bias).
+        x = np.concatenate([np.asarray(v) for v in params.values()])
+        cross = (exact * x) ** 2
+        sd = np.sqrt(cross.sum() - cross) / np.abs(x) / np.sqrt(10_000)
         assert np.all(np.abs(errors[-1]) < 4 * sd)
 
 

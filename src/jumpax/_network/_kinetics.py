@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._checks import check_finite_nonnegative, check_positive
+from .._checks import as_float_array, check_finite_nonnegative, check_positive
 from .._numerics import where_positive
 
 if TYPE_CHECKING:
@@ -74,8 +74,9 @@ class AbstractKinetics(eqx.Module):
         produced, or traced ones. :func:`jumpax.simulate` refuses a network where it is False.
         """
         ok = jnp.array(True)
+        parameters = self.parameters
         for name, domain in self.domains.items():
-            value = jnp.asarray(getattr(self, name))
+            value = jnp.asarray(parameters[name])
             lower_ok = value > 0 if domain == "positive" else value >= 0
             ok = ok & jnp.all(jnp.isfinite(value) & lower_ok)
         return ok
@@ -207,28 +208,55 @@ class MassAction(AbstractKinetics):
     counts. (Rate constants that already include the ``1/s_i!`` factor, as in many textbooks,
     must be multiplied by ``s_i!`` to be used here.)
 
+    With ``transform`` (stochastix's convention), the stored ``k`` is a free parameter and the
+    rate constant is ``transform(k)``: ``MassAction(jnp.log(0.1), transform=jnp.exp)`` trains
+    the log-rate, which no optimizer step can drive negative.
+
     Attributes:
-        k: the rate constant (non-negative).
+        k: the rate constant (non-negative), or the parameter ``transform`` maps to it.
+        transform: ``None``, or a function from ``k`` to the rate constant (static).
     """
 
     k: Array
+    transform: Callable[[Array], Array] | None = eqx.field(static=True)
     domains = {"k": "non-negative"}
 
-    def __init__(self, k: ArrayLike):
+    def __init__(self, k: ArrayLike, transform: Callable[[Array], Array] | None = None):
         """Creates a `MassAction`.
 
         Args:
-            k: the rate constant, non-negative.
+            k: the rate constant, non-negative; with ``transform``, any value that it maps to
+                a non-negative rate constant.
+            transform: e.g. ``jnp.exp`` to parametrise the rate by its logarithm.
         """
-        self.k = check_finite_nonnegative("MassAction rate constant k", k)
+        if transform is not None and not callable(transform):
+            raise TypeError(f"MassAction transform must be callable, got {transform!r}")
+        self.transform = transform
+        if transform is None:
+            self.k = check_finite_nonnegative("MassAction rate constant k", k)
+        else:
+            self.k = as_float_array(k)
+            check_finite_nonnegative("MassAction rate constant transform(k)", transform(self.k))
+
+    @property
+    def rate_constant(self) -> Array:
+        """The rate constant: ``k``, or ``transform(k)``."""
+        return self.k if self.transform is None else self.transform(self.k)
+
+    @property
+    def parameters(self) -> dict[str, Array]:
+        """``{"k": rate_constant}``: what the rate law reads (and SBML export writes)."""
+        return {"k": self.rate_constant}
 
     def propensity(self, x, reactants, index, volume):
         """``k V^(1-m) prod_i C(x_i, s_i)``."""
-        return mass_action_rates(self.k[None], [reactants], x, volume)[0]
+        return mass_action_rates(self.rate_constant[None], [reactants], x, volume)[0]
 
     def ode_rate(self, x, reactants, index, volume):
         """``k V^(1-m) prod_i x_i^{s_i} / s_i!``."""
-        return mass_action_rates(self.k[None], [reactants], x, volume, exact=False)[0]
+        return mass_action_rates(
+            self.rate_constant[None], [reactants], x, volume, exact=False
+        )[0]
 
     def rate_law(self, reactants: Side, volume: Node) -> Node:
         """``k V^(1-m) prod_i x_i (x_i - 1) ... (x_i - s_i + 1) / s_i!``."""

@@ -411,7 +411,9 @@ class ReactionNetwork(eqx.Module):
         reactants = self.reactant_indices
         rates = [None] * self.n_reactions
         if mass_action:
-            ks = jnp.stack([self.reactions[j].kinetics.k for j in mass_action]).astype(x.dtype)
+            ks = jnp.stack(
+                [self.reactions[j].kinetics.rate_constant for j in mass_action]
+            ).astype(x.dtype)
             grouped = mass_action_rates(
                 ks, [reactants[j] for j in mass_action], x, self.system_volume, exact=exact
             )
@@ -485,7 +487,7 @@ class ReactionNetwork(eqx.Module):
                     f"reaction positions must lie in [0, {self.n_reactions}), got {positions}"
                 )
         x = x.astype(jnp.result_type(float))
-        ks = jnp.stack([r.kinetics.k for r in self.reactions]).astype(x.dtype)
+        ks = jnp.stack([r.kinetics.rate_constant for r in self.reactions]).astype(x.dtype)
         return mass_action_rates(ks, self.reactant_indices, x, self.system_volume, which=which)
 
     def ode_rates(self, x: Array) -> Array:

@@ -35,16 +35,21 @@ ANNOTATED_KINETICS: dict[str, type[AbstractKinetics]] = {
 
 
 def annotation(kinetics: AbstractKinetics) -> libsbml.XMLNode:
-    """The annotation of a built-in kinetics object: its class and field values."""
+    """The annotation of a built-in kinetics object: its class and parameter values.
+
+    Parameters are written as the rate law reads them (:attr:`AbstractKinetics.parameters`):
+    a ``MassAction`` with a ``transform`` is written with its rate constant, untransformed.
+    """
     attributes = libsbml.XMLAttributes()
     attributes.add("class", type(kinetics).__name__)
+    parameters = kinetics.parameters
     for field in dataclasses.fields(kinetics):
         value = getattr(kinetics, field.name)
         if field.metadata.get("static", False):
-            if value is not None:
+            if value is not None and not callable(value):
                 attributes.add(field.name, str(value))
         else:
-            attributes.add(field.name, repr(float(value)))
+            attributes.add(field.name, repr(float(parameters[field.name])))
     namespaces = libsbml.XMLNamespaces()
     namespaces.add(NAMESPACE, "jumpax")
     return libsbml.XMLNode(
