@@ -99,7 +99,7 @@ def test_rules_hold_along_the_path_and_block_conflicts():
         jx.ReactionNetwork([("X -> 0", 1.0)], events=[TimeEvent(1.0, [("Q", constant(1))])])
     with pytest.raises(ValueError, match="at least one assignment"):
         TimeEvent(1.0, [])
-    with pytest.raises(ValueError, match="callable"):
+    with pytest.raises(TypeError, match="callable"):
         StateEvent("P2 > 30", reset_dimers())
     with pytest.raises(ValueError, match="non-negative"):
         TimeEvent(-1.0, reset_dimers())

@@ -152,7 +152,7 @@ def test_parse_errors(formula, match):
 def test_parse_refuses_unused_parameters_and_non_strings():
     with pytest.raises(ValueError, match="not used"):
         parse("A", k=1.0)
-    with pytest.raises(ValueError, match="must be a string"):
+    with pytest.raises(TypeError, match="must be a string"):
         parse(3.0)
 
 

@@ -129,5 +129,6 @@ def test_invalid_calls_raise(kwargs, match):
 )
 def test_invalid_settings_raise(kwargs, match):
     arguments = {"network": immigration_death()} | kwargs
-    with pytest.raises(ValueError, match=match):
+    wrong_type = kwargs in ({"num_steps": 2.5}, {"network": 1})
+    with pytest.raises(TypeError if wrong_type else ValueError, match=match):
         LangevinModel(**arguments)

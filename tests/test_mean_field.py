@@ -129,5 +129,6 @@ def test_invalid_calls_raise(kwargs, match):
 )
 def test_invalid_settings_raise(kwargs, match):
     arguments = {"network": immigration_death()} | kwargs
-    with pytest.raises(ValueError, match=match):
+    wrong_type = "network" in kwargs
+    with pytest.raises(TypeError if wrong_type else ValueError, match=match):
         MeanFieldModel(**arguments)

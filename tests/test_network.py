@@ -277,6 +277,12 @@ def eqx_tree_at_volume(net, volume):
     return eqx.tree_at(lambda n: n.volume, net, jnp.asarray(volume, jnp.float32))
 
 
+def test_time_event_times_read_by_solvers_carry_no_gradient():
+    event = jx.TimeEvent(2.0, [("X", lambda x: x[0] + 100)])
+    assert float(jax.grad(lambda e: 3.0 * e.firing_time)(event).time) == 0.0
+
+
+@pytest.mark.slow
 def test_time_event_times_are_not_trainable():
     net = jx.ReactionNetwork(
         [jx.Reaction("0 -> X", 10.0), jx.Reaction("X -> 0", 1.0)],

@@ -87,9 +87,9 @@ def test_unknown_metric_type_distance_and_species_are_rejected(ensemble):
         neg_final_state_distance("Y")(ensemble, 1.0)
     with pytest.raises(ValueError, match="unknown species 'Y'"):
         steady_state_distance(0.0, "Y")(ensemble, 1.0)
-    with pytest.raises(ValueError, match="index .* or a name"):
+    with pytest.raises(TypeError, match="index .* or a name"):
         steady_state_distance(0.0, 1.5)
-    with pytest.raises(ValueError, match="index .* or a name"):
+    with pytest.raises(TypeError, match="index .* or a name"):
         neg_final_state_distance(True)
 
 

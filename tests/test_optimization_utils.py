@@ -69,7 +69,7 @@ def test_dataloader_rejects_arrays_of_different_lengths_at_call_time():
 def test_dataloader_rejects_a_batch_larger_than_the_dataset_instead_of_hanging():
     with pytest.raises(ValueError, match="between 1 and the dataset size 5"):
         dataloader(jax.random.key(0), [jnp.arange(5)], batch_size=6)
-    with pytest.raises(ValueError, match="between 1 and the dataset size"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         dataloader(jax.random.key(0), [jnp.arange(5)], batch_size=0)
 
 
@@ -78,5 +78,5 @@ def test_dataloader_rejects_empty_and_scalar_input():
         dataloader(jax.random.key(0), [], batch_size=1)
     with pytest.raises(ValueError, match="scalar"):
         dataloader(jax.random.key(0), [jnp.float32(1.0)], batch_size=1)
-    with pytest.raises(ValueError, match="integer"):
+    with pytest.raises(TypeError, match="integer"):
         dataloader(jax.random.key(0), [jnp.arange(4)], batch_size=2.0)

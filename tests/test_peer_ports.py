@@ -387,6 +387,7 @@ def _run_cartpole(train):
     return ep, avg_G, p
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_coax_model_based_cartpole():
     # coax's docs: "this agent is able to learn the task within the first episode"; its loop

@@ -157,7 +157,6 @@ def test_overflow_warning_under_jit():
         ({"max_steps": 0}, "max_steps"),
         ({"num_trajectories": 0}, "num_trajectories"),
         ({"first_trajectory": -1}, "first_trajectory"),
-        ({"solver": "direct"}, "solver"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(kwargs, match):
@@ -302,7 +301,9 @@ def _final_distance_loss(model, key):
     return jo.reinforce_loss()(model, results, returns, returns.mean(0))
 
 
-@pytest.mark.parametrize("solver", [jx.Direct(), jx.FirstReaction()])
+@pytest.mark.parametrize(
+    "solver", [jx.Direct(), pytest.param(jx.FirstReaction(), marks=pytest.mark.slow)]
+)
 def test_simulating_inside_the_loss_gives_the_reinforce_gradient(solver):
     import equinox as eqx
 

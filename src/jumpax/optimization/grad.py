@@ -8,10 +8,11 @@ evaluations run as one ``jax.vmap``-ed batch, so ``func`` must be a JAX-traceabl
 returning a scalar.
 
 Steps are relative: component ``j`` moves by ``epsilon * |x_j|`` (``epsilon`` where
-``x_j = 0``), so one ``epsilon`` suits rates of any magnitude. The default ``epsilon`` is ``eps ** (1/3)`` of the parameters'
-dtype (about ``4.9e-3`` in float32, ``6e-6`` in float64), the step that balances the central
-difference's truncation error against rounding. Each difference is divided by the step as
-actually represented (``(x + h) - (x - h)``), not by the nominal ``2 h``.
+``x_j = 0``), so one ``epsilon`` suits rates of any magnitude. The default ``epsilon`` is
+``eps ** (1/3)`` of the parameters' dtype (about ``4.9e-3`` in float32, ``6e-6`` in float64),
+the step that balances the central difference's truncation error against rounding. Each
+difference is divided by the step as actually represented (``(x + h) - (x - h)``), not by the
+nominal ``2 h``.
 
 For a stochastic ``func(params, key, ...)`` pass the same key to every evaluation (common random
 numbers): the differences then measure the effect of the parameters, not of the noise.
