@@ -141,3 +141,29 @@ def test_selected_rates_equal_the_full_evaluation_bit_for_bit():
         for which in ([0], [5, 1], [2, 3, 4], [0, 1, 2, 3, 4, 5]):
             some = mass_action_rates(ks, reactants, x, jnp.asarray(2.0), which=jnp.array(which))
             np.testing.assert_array_equal(some, full[np.array(which)])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: jx.Reaction("X -> 0", jnp.array([1.0, 2.0, 3.0])),
+        lambda: jx.Constant([10.0, 90.0]),
+        lambda: jx.HillActivation("X", jnp.ones(2), 1.0),
+        lambda: jx.HillRepression("X", 1.0, 2.0, jnp.ones((1,))),
+        lambda: jx.MichaelisMenten(1.0, [2.0, 3.0]),
+        lambda: jx.MassAction(jnp.zeros(2), transform=jnp.exp),
+        lambda: jx.ReactionNetwork([jx.Reaction("X -> 0", 1.0)], volume=[1.0, 2.0]),
+        lambda: jx.TimeEvent(jnp.array([1.0, 2.0]), [("X", lambda x: x[0])]),
+    ],
+)
+def test_parameters_must_be_scalars(build):
+    # a rate of shape (3,) used to act as three reactions: k = 6, reactions 1 and 2 recorded
+    with pytest.raises(ValueError, match="must be a scalar, got an array of shape"):
+        build()
+
+
+def test_parameters_must_be_numbers():
+    with pytest.raises(TypeError, match="must be a number"):
+        jx.MassAction("fast")
+    with pytest.raises(TypeError, match="must be a number"):
+        jx.Constant(None)

@@ -294,3 +294,39 @@ def test_time_event_times_are_not_trainable():
     assert float(grad.events[0].time) == 0.0
     assert float(grad.reactions[0].kinetics.k) != 0.0
     assert ode is not None
+
+
+@pytest.mark.parametrize(
+    ("species", "error", "match"),
+    [
+        (("X", "my species"), ValueError, "letters, digits and underscores"),
+        (("X", ""), ValueError, "letters, digits and underscores"),
+        (("X", 3), TypeError, "must be strings"),
+        (("X", "time"), ValueError, "reserved"),
+        (("trajectory", "X"), ValueError, "reserved"),
+    ],
+)
+def test_species_names_are_checked(species, error, match):
+    # such names used to become inert species, or overwrite a column of to_table() and CSV
+    with pytest.raises(error, match=match):
+        jx.ReactionNetwork([jx.Reaction("X -> 0", 1.0)], species=species)
+
+
+def test_reserved_names_in_reaction_strings_are_refused():
+    with pytest.raises(ValueError, match="'time' is reserved"):
+        jx.ReactionNetwork([jx.Reaction("time -> 0", 1.0)])
+
+
+def test_trajectory_indices_never_wrap_at_2_32():
+    net = jx.models.birth_death()
+
+    def first_event_time(first):
+        res = jx.simulate(jax.random.key(0), net, net.x0, 5.0, first_trajectory=first,
+                          num_trajectories=1)
+        return float(res.t[0, 1])
+
+    with pytest.raises(ValueError, match="below 2\\*\\*32"):
+        jx.simulate(jax.random.key(0), net, net.x0, 1.0, first_trajectory=2**32 - 1,
+                    num_trajectories=2)
+    # the last index there is, 2**32 - 1, is its own trajectory, not trajectory 0 or 1
+    assert first_event_time(2**32 - 1) not in (first_event_time(0), first_event_time(1))

@@ -77,3 +77,36 @@ def test_table_and_files(ensemble, tmp_path):
     final = jx.simulate(KEY, jx.models.birth_death(), {"X": 0}, 5.0, save_at="final")
     assert final.mode == "final"
     assert final.to_table()["X"].shape == (1,)
+
+
+# ----------------------------------------------------------------------------- out of range
+
+
+def test_trajectory_index_out_of_range_is_an_index_error(ensemble):
+    # JAX indexing clamps: results[7] of 6 trajectories used to return trajectory 5
+    for index in (6, 7, -7, np.array([0, 6])):
+        with pytest.raises(IndexError, match="out of range for 6 trajectories"):
+            ensemble[index]
+    np.testing.assert_array_equal(ensemble[-1].x, ensemble.x[5])
+    np.testing.assert_array_equal(ensemble[np.array([0, 5])].x, ensemble.x[np.array([0, 5])])
+
+
+def test_at_marks_times_outside_the_simulation_unreached(ensemble):
+    times = jnp.array([-1.0, 0.0, 10.0, 20.0, 21.0, jnp.nan])
+    grid = ensemble.at(times)
+    reached = np.asarray(grid.reached[..., 0])
+    np.testing.assert_array_equal(reached, np.broadcast_to([0, 1, 1, 1, 0, 0], reached.shape))
+    assert np.all(np.asarray(grid.x)[:, [0, 4, 5]] == jx.UNREACHED_COUNT)
+    np.testing.assert_array_equal(grid.x[:, 1], ensemble.x[:, 0])
+    assert np.all(np.isnan(np.asarray(grid.mean())[[0, 4, 5]]))
+
+
+def test_at_on_a_truncated_trajectory_knows_only_what_was_simulated():
+    net = jx.models.birth_death(birth=100.0, death=1.0)
+    with pytest.warns(jx.OverflowWarning):
+        res = jx.simulate(KEY, net, net.x0, 10.0, max_steps=20)
+    last = float(res.t[20])  # the budget ran out here, long before t1 = 10
+    assert bool(res.overflow) and last < 1.0
+    grid = res.at(jnp.array([0.0, last, 0.5 * (last + 10.0), 10.0]))
+    np.testing.assert_array_equal(grid.x[:2], res.x[jnp.array([0, 20])])
+    np.testing.assert_array_equal(grid.x[2:, 0], jx.UNREACHED_COUNT)

@@ -49,13 +49,31 @@ def operand_array(value: ArrayLike, dtype: jnp.dtype) -> np.ndarray | Array:
     return jnp.asarray(value, dtype=dtype)
 
 
-def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:
-    """Returns ``value`` as a float array after checking it is finite and >= 0.
+def check_scalar(name: str, value: ArrayLike) -> Array:
+    """Returns ``value`` as a float array after checking it is a scalar (checked even traced).
 
     Raises:
-        ValueError: if a concrete ``value`` is negative, NaN or infinite.
+        TypeError: if ``value`` is not a number.
+        ValueError: if it has a shape: a parameter of shape ``(3,)`` would silently act as
+            three parameters.
     """
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name} must be a number, got {value!r}")
     array = as_float_array(value)
+    if array.shape != ():
+        raise ValueError(f"{name} must be a scalar, got an array of shape {array.shape}")
+    return array
+
+
+def check_finite_nonnegative(name: str, value: ArrayLike) -> Array:
+    """Returns ``value`` as a float scalar after checking it is finite and >= 0.
+
+    Raises:
+        TypeError: if ``value`` is not a number.
+        ValueError: if ``value`` is not a scalar, or a concrete ``value`` is negative, NaN or
+            infinite.
+    """
+    array = check_scalar(name, value)
     if is_concrete(array):
         check_host_values(name, np.asarray(array))
     return array

@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ._checks import species_position
+from ._files import atomic_write
 
 PADDING = -1
 """Reaction code of event-list rows after a trajectory's last event."""
@@ -95,9 +96,15 @@ class SimulationResults(eqx.Module):
         return int(self.overflow.shape[0]) if self.is_ensemble else None
 
     def __getitem__(self, index: int | slice | ArrayLike) -> SimulationResults:
-        """Selects trajectories of an ensemble, e.g. ``results[0]`` or ``results[:10]``."""
+        """Selects trajectories of an ensemble, e.g. ``results[0]`` or ``results[:10]``.
+
+        Raises:
+            ValueError: for results of a single trajectory.
+            IndexError: for a trajectory index out of range (JAX would clamp it silently).
+        """
         if not self.is_ensemble:
             raise ValueError("indexing selects trajectories and needs ensemble results")
+        _check_index(index, self.num_trajectories)
         return SimulationResults(
             x=self.x[index],
             t=self.t[index],
@@ -121,28 +128,36 @@ class SimulationResults(eqx.Module):
         """The state at arbitrary times, as grid-mode results.
 
         For event-list results this is the state just after the last event at or before each
-        time (the same convention as grid mode). Times must lie in ``[t0, t1]``.
+        time (the same convention as grid mode). A time outside ``[t0, t1]``, NaN, or after the
+        last event of a trajectory that ran out of steps (``overflow``) was never reached: its
+        state is marked unreached (:data:`UNREACHED_COUNT` in integer results, NaN in float
+        ones; see :attr:`reached`), never the start or final state.
 
         Args:
             times: increasing times, shape ``(n_times,)``.
 
         Raises:
-            ValueError: for results that are not an event list.
+            ValueError: for results that are not an event list, or times that are not 1-D.
         """
         if self.mode != "events":
             raise ValueError(f"at() needs event-list results, these are {self.mode}-mode")
         times = jnp.asarray(times, dtype=self.t.dtype)
+        if times.ndim != 1:
+            raise ValueError(f"at() needs a 1-D array of times, got shape {times.shape}")
 
-        def lookup(x: Array, t: Array) -> Array:
+        def lookup(x: Array, t: Array, reactions: Array, overflow: Array, t1: Array) -> Array:
             # Padding rows repeat t1, so searching the event times finds the last event <= time.
             i = jnp.searchsorted(t, times, side="right") - 1
-            return x[jnp.clip(i, 0, x.shape[0] - 1)]
+            last = jnp.where(overflow, t[jnp.sum(reactions != PADDING)], t1)
+            known = (times >= t[0]) & (times <= last)  # False for NaN
+            return jnp.where(known[:, None], x[jnp.clip(i, 0, x.shape[0] - 1)], unreached(x.dtype))
 
+        fields = (self.x, self.t, self.reactions, self.overflow, self.t1)
         if self.is_ensemble:
-            x = jax.vmap(lookup)(self.x, self.t)
+            x = jax.vmap(lookup)(*fields)
             t = jnp.broadcast_to(times, (x.shape[0], times.shape[0]))
         else:
-            x, t = lookup(self.x, self.t), times
+            x, t = lookup(*fields), times
         return SimulationResults(
             x=x,
             t=t,
@@ -235,14 +250,32 @@ class SimulationResults(eqx.Module):
         Raises:
             ValueError: for another file extension.
         """
+        # The file is written whole or not at all (a temporary file renamed into place), so an
+        # interrupted save never leaves a truncated CSV or a corrupt archive under ``path``.
         path = pathlib.Path(path)
-        if path.suffix == ".npz":
-            np.savez_compressed(path, **self.to_numpy())
-        elif path.suffix == ".csv":
-            table = self.to_table()
-            with path.open("w", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(list(table))
-                writer.writerows(zip(*table.values(), strict=True))
-        else:
+        if path.suffix not in (".csv", ".npz"):
             raise ValueError(f"unsupported output format {path.suffix!r}; use .csv or .npz")
+        with atomic_write(path) as temporary:
+            if path.suffix == ".npz":
+                np.savez_compressed(temporary, **self.to_numpy())
+            else:
+                table = self.to_table()
+                with temporary.open("w", newline="") as handle:
+                    writer = csv.writer(handle)
+                    writer.writerow(list(table))
+                    writer.writerows(zip(*table.values(), strict=True))
+
+
+def _check_index(index: int | slice | ArrayLike, size: int) -> None:
+    """Refuses concrete trajectory indices outside ``[-size, size)``.
+
+    Raises:
+        IndexError: naming the index and the number of trajectories.
+    """
+    if isinstance(index, slice) or isinstance(index, jax.core.Tracer):
+        return
+    values = np.asarray(index)
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.integer) or values.size == 0:
+        return
+    if np.any((values < -size) | (values >= size)):
+        raise IndexError(f"trajectory index {index!r} out of range for {size} trajectories")

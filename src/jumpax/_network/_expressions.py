@@ -298,6 +298,80 @@ class Expression(eqx.Module):
         return _formatted(self.tree)[0]
 
 
+@functools.lru_cache(maxsize=4096)
+def _template(tree: Node) -> tuple[Node, tuple[str, ...], tuple[float | str, ...]]:
+    """The tree's shape, with its species and its values (parameters, constants) as slots.
+
+    Returns:
+        ``(shape, species, values)``: the tree with the ``k``-th species leaf read as
+        ``("species", "s<k>")`` and the ``k``-th parameter or constant as ``("param", "v<k>")``;
+        the species names; and, per value slot, a parameter name or a constant. Two
+        expressions with one shape differ only in what they read, so they evaluate together.
+    """
+    species: list[str] = []
+    values: list[float | str] = []
+
+    def visit(node: Node) -> Node:
+        kind = node[0]
+        if kind == "species":
+            species.append(node[1])
+            return ("species", f"s{len(species) - 1}")
+        if kind == "param" or (kind == "const" and not isinstance(node[1], bool)):
+            values.append(node[1] if kind == "param" else float(node[1]))
+            return ("param", f"v{len(values) - 1}")
+        if kind == "const":
+            return node
+        return (kind, *(visit(child) for child in node[1:]))
+
+    return visit(tree), tuple(species), tuple(values)
+
+
+def evaluate_together(
+    expressions: list[Expression], x: Array, index: Mapping[str, int]
+) -> Array:
+    """The values of many expressions in state ``x``, one vectorised evaluation per shape.
+
+    Expressions that differ only in the species and values they read (see :func:`_template`)
+    are evaluated as one expression over gathered species and stacked values, so the
+    compiled program grows with the number of distinct shapes, not of expressions. Each value
+    is the one :meth:`Expression.evaluate` gives, computed by the same operations.
+
+    Args:
+        expressions: the expressions.
+        x: species amounts, shape ``(n_species,)``.
+        index: maps species names to positions in ``x``.
+
+    Returns:
+        ``(len(expressions),)`` values, in order.
+    """
+    groups: dict[Node, list[int]] = {}
+    for i, expression in enumerate(expressions):
+        groups.setdefault(_template(expression.tree)[0], []).append(i)
+    results = jnp.zeros(len(expressions), x.dtype)
+    for shape, members in groups.items():
+        templates = [_template(expressions[i].tree) for i in members]
+        slots_x = {
+            f"s{k}": np.array([index[t[1][k]] for t in templates], dtype=np.int32)
+            for k in range(len(templates[0][1]))
+        }
+        slots_v = {}
+        for k in range(len(templates[0][2])):
+            slot = [t[2][k] for t in templates]
+            if any(isinstance(value, str) for value in slot):  # parameters (possibly traced)
+                slots_v[f"v{k}"] = jnp.stack([
+                    jnp.asarray(
+                        expressions[i].parameters[value] if isinstance(value, str) else value,
+                        dtype=x.dtype,
+                    )
+                    for i, value in zip(members, slot, strict=True)
+                ])
+            else:  # constants: one array known when compiling
+                slots_v[f"v{k}"] = jnp.asarray(np.array(slot), dtype=x.dtype)
+        values = jnp.broadcast_to(_evaluate(shape, x, slots_x, slots_v), (len(members),))
+        results = results.at[np.array(members)].set(values.astype(x.dtype))
+    return results
+
+
 # --------------------------------------------------------------------------------- formulas
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -693,15 +767,51 @@ class ExpressionKinetics(AbstractKinetics):
 
     def ode_rate(self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array):
         """The expression's value, unchecked."""
-        return jnp.asarray(self.expression.evaluate(x, index), dtype=x.dtype)
+        return general_rates([self], _coefficients(reactants, x), x, index, exact=False)[0]
 
     def propensity(self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array):
         """The expression's value; an error if it is negative or not finite while it counts."""
-        value = self.ode_rate(x, reactants, index, volume)
-        available = jnp.all(jnp.asarray([x[i] >= s for i, s in reactants], dtype=bool))
-        invalid = available & ~((value >= 0) & jnp.isfinite(value))
-        return eqx.error_if(
-            value,
-            invalid,
-            f"the rate law {self.expression} gave a negative or non-finite propensity",
-        )
+        return general_rates([self], _coefficients(reactants, x), x, index, exact=True)[0]
+
+
+def _coefficients(reactants: Reactants, x: Array) -> np.ndarray:
+    """``(1, n_species)`` reactant coefficients from ``(species index, coefficient)`` pairs."""
+    row = np.zeros((1, x.shape[0]))
+    for i, s in reactants:
+        row[0, i] += s
+    return row
+
+
+def general_rates(
+    laws: list[ExpressionKinetics],
+    reactants: np.ndarray,
+    x: Array,
+    index: Mapping[str, int],
+    *,
+    exact: bool,
+) -> Array:
+    """The rates of many general rate laws, evaluated together (see :func:`evaluate_together`).
+
+    Args:
+        laws: the rate laws.
+        reactants: ``(len(laws), n_species)`` the reactant coefficients of each law's reaction.
+        x: species amounts, shape ``(n_species,)``.
+        index: maps species names to positions in ``x``.
+        exact: propensities, checked: a negative, infinite or NaN value of a reaction whose
+            reactants are available raises (:func:`equinox.branched_error_if`, naming the law);
+            else ODE rates, unchecked.
+
+    Returns:
+        ``(len(laws),)`` rates, in the dtype of ``x``.
+    """
+    values = evaluate_together([law.expression for law in laws], x, index).astype(x.dtype)
+    if not exact:
+        return values
+    available = jnp.all(x[None, :] >= reactants, axis=1)
+    invalid = available & ~((values >= 0) & jnp.isfinite(values))
+    return eqx.branched_error_if(
+        values,
+        jnp.any(invalid),
+        jnp.argmax(invalid),
+        [f"the rate law {law.expression} gave a negative or non-finite propensity" for law in laws],
+    )

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._checks import as_float_array, check_finite_nonnegative, check_positive
+from .._checks import check_finite_nonnegative, check_positive, check_scalar
 from .._numerics import where_positive
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ class MassAction(AbstractKinetics):
         if transform is None:
             self.k = check_finite_nonnegative("MassAction rate constant k", k)
         else:
-            self.k = as_float_array(k)
+            self.k = check_scalar("MassAction parameter k", k)
             check_finite_nonnegative("MassAction rate constant transform(k)", transform(self.k))
 
     @property

@@ -21,6 +21,7 @@ from .._checks import (
 )
 from .._numerics import where_positive
 from ._events import AssignmentRule, Assignments, StateEvent, TimeEvent
+from ._expressions import ExpressionKinetics, general_rates
 from ._kinetics import AbstractKinetics, MassAction, mass_action_rates
 
 if TYPE_CHECKING:
@@ -34,6 +35,30 @@ Side = tuple[tuple[str, int], ...]
 
 _SPECIES_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _TERM = re.compile(rf"^(?:(\d+)\s*)?({_SPECIES_NAME})$")
+RESERVED_NAMES = ("time", "trajectory")
+"""Names no species may have: they are columns of results tables (``to_table``, CSV)."""
+
+
+def check_species_names(names: Sequence[object]) -> None:
+    """Checks species names: strings of letters, digits and underscores, not reserved.
+
+    Raises:
+        TypeError: for a name that is not a string.
+        ValueError: for an empty or malformed name, or one of :data:`RESERVED_NAMES`.
+    """
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"species names must be strings, got {name!r}")
+        if not re.fullmatch(_SPECIES_NAME, name):
+            raise ValueError(
+                f"species name {name!r} is not a name of letters, digits and underscores "
+                "(not starting with a digit)"
+            )
+        if name in RESERVED_NAMES:
+            raise ValueError(
+                f"species name {name!r} is reserved: results tables have columns "
+                f"{', '.join(map(repr, RESERVED_NAMES))}"
+            )
 _NON_INTEGER = re.compile(r"^\d*\.\d*\s*\S")
 
 
@@ -236,6 +261,7 @@ class ReactionNetwork(eqx.Module):
                 raise ValueError(
                     f"reactions use species {unknown} that are not in species={list(species)}"
                 )
+        check_species_names(species)
         self.reactions = reactions
         self.species = species
         self.volume = check_positive("volume", volume)
@@ -400,39 +426,45 @@ class ReactionNetwork(eqx.Module):
     def _rates(self, x: Array, exact: bool) -> Array:
         """Propensities (``exact``) or ODE rates of all reactions, in reaction order.
 
-        Mass-action reactions are evaluated together by one vectorised expression, the others
-        one by one; reactions with other kinetics are gated on reactant availability. Integer
-        counts are converted to JAX's default float dtype first.
+        Mass-action reactions are evaluated together by one vectorised expression, general rate
+        laws together per shared shape (:func:`general_rates`), the others one by one; reactions
+        with kinetics other than mass action are gated on reactant availability. Integer counts
+        are converted to JAX's default float dtype first.
         """
         x = x.astype(jnp.result_type(float)) if jnp.issubdtype(x.dtype, jnp.integer) else x
-        mass_action = [
-            j for j, r in enumerate(self.reactions) if isinstance(r.kinetics, MassAction)
-        ]
         reactants = self.reactant_indices
-        rates = [None] * self.n_reactions
+        kinetics = [r.kinetics for r in self.reactions]
+        mass_action = [j for j, k in enumerate(kinetics) if isinstance(k, MassAction)]
+        general = [j for j, k in enumerate(kinetics) if isinstance(k, ExpressionKinetics)]
+        others = [j for j in range(self.n_reactions) if j not in mass_action + general]
         if mass_action:
-            ks = jnp.stack(
-                [self.reactions[j].kinetics.rate_constant for j in mass_action]
-            ).astype(x.dtype)
+            ks = jnp.stack([kinetics[j].rate_constant for j in mass_action]).astype(x.dtype)
             grouped = mass_action_rates(
                 ks, [reactants[j] for j in mass_action], x, self.system_volume, exact=exact
             )
             if len(mass_action) == self.n_reactions:
                 return grouped
-            for position, j in enumerate(mass_action):
-                rates[j] = grouped[position]
-        index = self.index
-        for j, reaction in enumerate(self.reactions):
-            if rates[j] is not None:
-                continue
-            kinetics = reaction.kinetics
-            law = kinetics.propensity if exact else kinetics.ode_rate
-            rate = jnp.asarray(law(x, reactants[j], index, self.system_volume), dtype=x.dtype)
-            if exact and reactants[j]:
-                available = jnp.all(jnp.stack([x[i] >= s for i, s in reactants[j]]))
-                rate = jnp.where(available, rate, 0.0)
-            rates[j] = rate
-        return jnp.stack(rates)
+        rates = jnp.zeros(self.n_reactions, x.dtype)
+        if mass_action:
+            rates = rates.at[np.array(mass_action)].set(grouped)
+        if general:
+            grouped = general_rates(
+                [kinetics[j] for j in general], self.reactant_matrix[general], x, self.index,
+                exact=exact,
+            )
+            rates = rates.at[np.array(general)].set(grouped)
+        if others:
+            rule = "propensity" if exact else "ode_rate"
+            one_by_one = [
+                getattr(kinetics[j], rule)(x, reactants[j], self.index, self.system_volume)
+                for j in others
+            ]
+            rates = rates.at[np.array(others)].set(jnp.stack(one_by_one).astype(x.dtype))
+        if exact:
+            gated = np.array([j not in mass_action for j in range(self.n_reactions)])
+            available = jnp.all(x[None, :] >= self.reactant_matrix, axis=1)
+            rates = jnp.where(gated & ~available, 0.0, rates)
+        return rates
 
     def propensities(self, x: Array) -> Array:
         """Propensities of all reactions in state ``x``.
