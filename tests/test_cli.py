@@ -40,13 +40,16 @@ def test_simulate_ensemble_is_chunk_independent():
     np.testing.assert_array_equal(chunked.x, whole.x)
 
 
-def test_bad_cli_input():
-    with pytest.raises(SystemExit, match="unknown model 'nope'"):
-        cli.main(["simulate", "nope"])
-    with pytest.raises(SystemExit):
-        cli.main(["simulate", "birth_death", "--n", "0"])
-    with pytest.raises(SystemExit):
-        cli.main(["simulate", "birth_death", "--save-at", "x"])
+def test_bad_cli_input(capsys):
+    for argv, message in [
+        (["simulate", "nope"], "argument model: unknown model 'nope'"),
+        (["simulate", "birth_death", "--n", "0"], "argument --n: expected a positive integer"),
+        (["simulate", "birth_death", "--save-at", "x"], "argument --save-at: expected a number"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_models_listing(capsys):

@@ -41,8 +41,9 @@ def test_cli_entry_point_runs_end_to_end(capsys):
         ]
     )
     assert learn.main(args) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "speedup" in out
+    assert "training" in err and "20/20" in err  # progress goes to stderr
     # default horizons on the dt grid: 5, 10, 20; one row per species (X) at each
     rows = [line.split()[:2] for line in out.splitlines()[-3:]]
     assert rows == [["5", "X"], ["10", "X"], ["20", "X"]]

@@ -8,30 +8,80 @@ import pathlib
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import recording_writes
+from ._arguments import (
+    UsageError,
+    image_file,
+    output_dir,
+    output_file,
+    positive_float,
+    positive_int,
+    seed,
+)
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+if TYPE_CHECKING:
+    from jaxtyping import ArrayLike, PRNGKeyArray
+
+    from jumpax import ReactionNetwork, SimulationResults
+
+INTERRUPTED = 130
+"""The exit status after Ctrl-C (128 + SIGINT), as shells report it."""
 
 
 def _save_at(text: str) -> int | list[float]:
     """``--save-at 51`` (that many equally spaced times) or ``--save-at 0,1,2.5``."""
-    if "," in text:
-        return [float(v) for v in text.split(",") if v.strip()]
+    if "," not in text:
+        try:
+            return positive_int(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of points or comma-separated times, got {text!r}"
+            ) from None
     try:
-        return _positive_int(text)
-    except ValueError as error:
+        times = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--save-at takes a number of points or comma-separated times, got {text!r}"
-        ) from error
+            f"expected comma-separated times, got {text!r}"
+        ) from None
+    if not times:
+        raise argparse.ArgumentTypeError(f"expected comma-separated times, got {text!r}")
+    if not all(np.isfinite(times)) or min(times) < 0:
+        raise argparse.ArgumentTypeError(f"times must be finite and non-negative, got {text!r}")
+    if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        raise argparse.ArgumentTypeError(f"times must be strictly increasing, got {text!r}")
+    return times
 
 
-def simulate_ensemble(key, network, x0, t1, *, num_trajectories, progress=True, **kwargs):
+def _model(text: str) -> str:
+    """``argparse`` type of the ``model`` argument: a built-in name or an existing SBML file."""
+    from jumpax import models
+
+    if text in models.CATALOGUE:
+        return text
+    if pathlib.Path(text).suffix.lower() in (".xml", ".sbml"):
+        if not pathlib.Path(text).is_file():
+            raise argparse.ArgumentTypeError(f"no such SBML file: {text}")
+        return text
+    known = ", ".join(sorted(models.CATALOGUE))
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r}; use FILE.xml or a built-in model: {known}"
+    )
+
+
+def simulate_ensemble(
+    key: PRNGKeyArray,
+    network: ReactionNetwork,
+    x0: ArrayLike,
+    t1: float,
+    *,
+    num_trajectories: int,
+    progress: bool = True,
+    **kwargs: Any,
+) -> SimulationResults:
     """Simulates an ensemble in chunks with a progress bar; identical to one ``simulate`` call.
 
     Each chunk is simulated with ``first_trajectory`` set to its start, so the result equals
@@ -67,34 +117,39 @@ def simulate_ensemble(key, network, x0, t1, *, num_trajectories, progress=True, 
     return jax.tree.map(lambda *leaves: jax.numpy.concatenate(leaves), *parts)
 
 
-def _resolve_model(name: str):
+def _resolve_model(name: str) -> tuple[ReactionNetwork, ArrayLike, float | None]:
+    """The network, initial state and default end time of a built-in model or SBML file.
+
+    Raises:
+        UsageError: if the SBML file or its settings file cannot be read.
+    """
     from jumpax import models
 
     if name in models.CATALOGUE:
         entry = models.CATALOGUE[name]
         network = entry.build()
         return network, network.x0, entry.t1
-    if pathlib.Path(name).suffix.lower() in (".xml", ".sbml"):
-        from jumpax.sbml import find_settings, load_sbml
+    from jumpax.sbml import find_settings, load_sbml
 
-        try:
-            network = load_sbml(pathlib.Path(name))
-        except (OSError, ValueError) as error:
-            raise SystemExit(f"jumpax: cannot load {name}: {error}") from error
+    try:
+        network = load_sbml(pathlib.Path(name))
         settings = find_settings(name)
-        return network, network.x0, None if settings is None else settings.t1
-    known = ", ".join(sorted(models.CATALOGUE))
-    raise SystemExit(f"jumpax: unknown model {name!r}; built-in models: {known}")
+    except (OSError, ValueError) as error:
+        raise UsageError(f"argument model: cannot load {name}: {error}") from error
+    return network, network.x0, None if settings is None else settings.t1
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import jax
     import jax.numpy as jnp
 
+    # Everything is checked before the simulation starts.
     network, x0, default_t1 = _resolve_model(args.model)
     t1 = args.t1 if args.t1 is not None else default_t1
     if t1 is None:
-        raise SystemExit("jumpax: this model has no default end time; pass --t1")
+        raise UsageError("argument --t1: this model has no default end time; pass --t1")
+    if isinstance(args.save_at, list) and args.save_at[-1] > t1:
+        raise UsageError(f"argument --save-at: times must not exceed t1 = {t1:g}")
     save_at = None
     if isinstance(args.save_at, int):
         save_at = jnp.linspace(0.0, t1, args.save_at)
@@ -146,9 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     sim = commands.add_parser("simulate", help="simulate a built-in model or an SBML file")
-    sim.add_argument("model", help="a built-in model name (see `jumpax models`) or FILE.xml")
-    sim.add_argument("--t1", type=float, default=None, help="end time (default: the model's)")
-    sim.add_argument("--n", type=_positive_int, default=1, help="number of trajectories")
+    sim.add_argument(
+        "model", type=_model, help="a built-in model name (see `jumpax models`) or FILE.xml"
+    )
+    sim.add_argument(
+        "--t1", type=positive_float, default=None, help="end time (default: the model's)"
+    )
+    sim.add_argument("--n", type=positive_int, default=1, help="number of trajectories")
     sim.add_argument(
         "--save-at",
         type=_save_at,
@@ -156,15 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of equally spaced save times, or comma-separated times "
         "(default: the event list for one trajectory, 201 points otherwise)",
     )
-    sim.add_argument("--seed", type=int, default=0, help="PRNG seed")
-    sim.add_argument("--max-steps", type=_positive_int, default=None, help="step budget")
-    sim.add_argument("--out", type=pathlib.Path, help="write results to FILE.csv or FILE.npz")
-    sim.add_argument("--plot", type=pathlib.Path, help="write a plot to FILE.png")
+    sim.add_argument("--seed", type=seed, default=0, help="PRNG seed")
+    sim.add_argument("--max-steps", type=positive_int, default=None, help="step budget")
+    sim.add_argument(
+        "--out", type=output_file(".csv", ".npz"), help="write results to FILE.csv or FILE.npz"
+    )
+    sim.add_argument("--plot", type=image_file, help="write a plot to FILE.png (or .pdf, .svg)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
-    sim.set_defaults(handler=_cmd_simulate)
+    sim.set_defaults(handler=_cmd_simulate, command_parser=sim)
 
     listing = commands.add_parser("models", help="list the built-in models")
-    listing.set_defaults(handler=_cmd_models)
+    listing.set_defaults(handler=_cmd_models, command_parser=listing)
 
     from . import learn
 
@@ -172,15 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
         "learn", help="learn a stochastic surrogate of a network (deep abstraction)"
     )
     learn.add_arguments(learning)
-    learning.set_defaults(handler=learn.main)
+    learning.set_defaults(handler=learn.main, command_parser=learning)
 
     from .fit import add_fit_command
 
     add_fit_command(commands)
 
     demo = commands.add_parser("demo", help="a short tour of what jumpax does")
-    demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jumpax-demo"))
-    demo.set_defaults(handler=_cmd_demo)
+    demo.add_argument(
+        "--out-dir", type=output_dir, default="jumpax-demo", help="folder for the demo's files"
+    )
+    demo.set_defaults(handler=_cmd_demo, command_parser=demo)
     return parser
 
 
@@ -213,10 +276,37 @@ def use_all_cores() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jumpax`` command."""
+    """Entry point of the ``jumpax`` command.
+
+    Bad arguments (including bad output paths and data files) are reported before anything
+    runs, as ``jumpax CMD: error: argument --NAME: ...`` on stderr with exit status 2. Ctrl-C
+    stops a command with a one-line message and exit status 130; files are written whole or
+    not at all, and the message lists those already written.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
     use_all_cores()
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
+    written: list[pathlib.Path] = []
+    try:
+        with recording_writes() as written:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            try:
+                return args.handler(args)
+            except UsageError as error:
+                getattr(args, "command_parser", parser).error(str(error))  # exits
+                return 2
+    except KeyboardInterrupt:
+        done = f"kept {', '.join(map(str, written))} (complete)" if written else "nothing written"
+        print(f"jumpax: interrupted; {done}", file=sys.stderr)
+        return INTERRUPTED
+    except OSError as error:  # e.g. a full disk while writing: no traceback for that
+        print(f"jumpax: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

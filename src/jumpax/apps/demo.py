@@ -22,7 +22,6 @@ def run_demo(out_dir: str | pathlib.Path = "jumpax-demo") -> int:
     from jumpax.apps.plotting import plot_results
 
     out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     say = print
     say(f"jumpax {jx.__version__} demo (JAX {jax.__version__}, devices: {jax.devices()})\n")
 
@@ -55,6 +54,7 @@ def run_demo(out_dir: str | pathlib.Path = "jumpax-demo") -> int:
         f"({events / elapsed / 1e6:.1f} M events/s)")
     say(f"   at t=50: mean {mean[-1]:.2f} (exact {exact[-1]:.2f}), variance {var[-1]:.2f} "
         f"(exact {exact[-1]:.2f}); worst |Z| over t=1..50: {z.max():.2f} (pass < 3)")
+    out.mkdir(parents=True, exist_ok=True)  # only now: an interrupted demo leaves nothing
     figure = plot_results(ens, out / "immigration_death.png", title="immigration-death, n=10,000")
     say(f"   plot: {figure}")
 

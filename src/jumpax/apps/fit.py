@@ -34,6 +34,7 @@ two estimates are independent. The reported rates average the last quarter of th
 from __future__ import annotations
 
 import argparse
+import csv
 import pathlib
 import sys
 import time
@@ -51,6 +52,10 @@ from jumpax import ReactionNetwork, SimulationResults, simulate
 from jumpax.models import telegraph
 from jumpax.optimization import reinforce_loss
 
+from .._files import atomic_write
+from ._arguments import UsageError, image_file, output_file, seed
+from .plotting import save_figure
+
 __all__ = [
     "CELLS",
     "TIMES",
@@ -58,7 +63,9 @@ __all__ = [
     "FitResult",
     "Snapshots",
     "add_fit_command",
+    "check_snapshots",
     "fit_rates",
+    "read_snapshots",
     "synthetic_snapshots",
     "telegraph_network",
 ]
@@ -80,6 +87,12 @@ MAX_STEPS = 1000
 """Event budget per simulated cell up to the last time (about 150 events at the truth)."""
 
 METHODS: tuple[str, ...] = ("moments", "distribution")
+
+MOMENT_ORDER = 3
+"""Moment matching uses the first three moments of ``M`` at each time."""
+
+MIN_BIN_CELLS = 20
+"""Distribution matching pools histogram bins to hold at least this many observed cells."""
 
 
 def telegraph_network(log_rates: ArrayLike) -> ReactionNetwork:
@@ -172,7 +185,7 @@ class Objective(NamedTuple):
     loss: Callable[[Array], Array]
 
 
-def moment_objective(data: Snapshots, order: int = 3) -> Objective:
+def moment_objective(data: Snapshots, order: int = MOMENT_ORDER) -> Objective:
     """Efficient method of moments: the first ``order`` moments of ``M`` at each time.
 
     The features are the powers ``z, z^2, ..., z^order`` of ``z = (M - m_t) / s_t``, with the
@@ -217,7 +230,7 @@ def _block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
     return matrix
 
 
-def pooled_bins(counts: np.ndarray, min_count: int = 20) -> np.ndarray:
+def pooled_bins(counts: np.ndarray, min_count: int = MIN_BIN_CELLS) -> np.ndarray:
     """Lower edges of histogram bins of consecutive counts, each with ``min_count`` observations.
 
     Bins start at 0; the last one is open-ended (``M >= edge``), so no bin is empty and the
@@ -352,8 +365,8 @@ def fit_rates(
         The :class:`FitResult`; the rates average the log-rates of the last quarter of steps.
 
     Raises:
-        ValueError: for an unknown method, an odd or too small ``cells`` or too few
-            iterations.
+        ValueError: for an unknown method, an odd or too small ``cells``, too few iterations,
+            or data the method cannot fit (see :func:`check_snapshots`).
     """
     from tqdm.auto import tqdm
 
@@ -363,6 +376,7 @@ def fit_rates(
         raise ValueError(f"cells must be an even number of at least 4, got {cells}")
     if iterations < 4:
         raise ValueError(f"iterations must be at least 4, got {iterations}")
+    check_snapshots(data, method)
     objective = OBJECTIVES[method](data)
     times = jnp.asarray(data.times)
     schedule = optax.exponential_decay(learning_rate, iterations, 0.01)
@@ -395,23 +409,132 @@ def fit_rates(
 def read_snapshots(path: str | pathlib.Path) -> Snapshots:
     """Reads snapshots from a CSV file with a header and columns ``time,count``.
 
+    Other columns are ignored, and so are blank lines. Each row is one cell: its observation
+    time (after induction) and its mRNA count.
+
     Raises:
-        ValueError: for a missing column or negative, non-integer counts.
+        ValueError: naming the file, and the line and column where there is one: for a file
+            that cannot be read, a missing column, a time that is not a finite non-negative
+            number, a count that is not a non-negative whole number, or no rows at all.
     """
-    table = np.genfromtxt(path, delimiter=",", names=True)
-    if table.dtype.names is None or not {"time", "count"} <= set(table.dtype.names):
-        raise ValueError(f"{path}: expected a header with columns 'time' and 'count'")
-    counts = np.atleast_1d(table["count"])
-    if np.any(counts < 0) or np.any(counts != np.round(counts)):
-        raise ValueError(f"{path}: counts must be non-negative whole numbers")
-    times, time_index = np.unique(np.atleast_1d(table["time"]), return_inverse=True)
-    return Snapshots(times, counts, time_index)
+    path = pathlib.Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next((row for row in reader if any(v.strip() for v in row)), [])
+            names = [name.strip() for name in header]
+            if not {"time", "count"} <= set(names):
+                raise ValueError(
+                    f"{path}: expected a header with columns 'time' and 'count', got {header}"
+                )
+            columns = {name: names.index(name) for name in ("time", "count")}
+            times, counts = [], []
+            for row in reader:
+                if not any(v.strip() for v in row):
+                    continue
+                where = f"{path}, line {reader.line_num}"
+                values = {}
+                for name, column in columns.items():
+                    text = row[column].strip() if column < len(row) else ""
+                    if not text:
+                        raise ValueError(f"{where}, column {name!r}: missing value")
+                    values[name] = _number(text, f"{where}, column {name!r}")
+                if values["time"] < 0:
+                    raise ValueError(
+                        f"{where}, column 'time': times after induction must be non-negative, "
+                        f"got {values['time']:g}"
+                    )
+                if values["count"] < 0 or values["count"] != round(values["count"]):
+                    raise ValueError(
+                        f"{where}, column 'count': counts must be non-negative whole numbers, "
+                        f"got {values['count']:g}"
+                    )
+                times.append(values["time"])
+                counts.append(values["count"])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path}: cannot read the file: {error}") from error
+    if not counts:
+        raise ValueError(f"{path}: no cells (no rows after the header)")
+    times, time_index = np.unique(np.asarray(times), return_inverse=True)
+    return Snapshots(times, np.asarray(counts), time_index)
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def check_snapshots(data: Snapshots, method: str) -> None:
+    """Checks that ``method`` can fit ``data``; what :func:`fit_rates` needs of its data.
+
+    Both methods simulate from induction at ``t = 0`` to the last time, which must therefore be
+    positive, and start ``k_tx`` from the mean count at the last time, which must be positive.
+    Moment matching standardises the counts at each time and weights their first
+    :data:`MOMENT_ORDER` powers by their covariance, which is invertible only with at least
+    ``MOMENT_ORDER + 1`` different counts at each time. Distribution matching compares
+    histograms whose bins hold at least :data:`MIN_BIN_CELLS` cells each: a time with fewer
+    cells contributes nothing, and at least one time needs two bins.
+
+    Args:
+        data: the snapshots.
+        method: one of :data:`METHODS`.
+
+    Raises:
+        ValueError: saying what is wrong, and at which time.
+    """
+    times, counts = np.asarray(data.times), np.asarray(data.counts)
+    if not (np.all(np.isfinite(times)) and np.all(times >= 0) and np.all(np.diff(times) > 0)):
+        raise ValueError(f"times must be finite, non-negative and increasing, got {times}")
+    if not (np.all(np.isfinite(counts)) and np.all(counts >= 0)
+            and np.all(counts == np.round(counts))):
+        raise ValueError("counts must be non-negative whole numbers")
+    if times.size == 0 or times[-1] <= 0:
+        raise ValueError("the last observation time must be positive (cells are induced at t=0)")
+    for i, t in enumerate(times):
+        if data.at(i).size == 0:
+            raise ValueError(f"no cells observed at t = {t:g}")
+    if data.at(times.size - 1).mean() == 0:
+        raise ValueError(
+            f"every cell observed at the last time t = {times[-1]:g} has 0 mRNA; the fit starts "
+            "k_tx from the mean count at the last time, which must be positive"
+        )
+    if method == "moments":
+        for i, t in enumerate(times):
+            cells = data.at(i)
+            distinct = np.unique(cells).size
+            if distinct <= MOMENT_ORDER:
+                raise ValueError(
+                    f"moment matching needs at least {MOMENT_ORDER + 1} different counts at each "
+                    f"time, but the {cells.size} cell(s) at t = {t:g} have {distinct}; use "
+                    "--method distribution or more cells"
+                )
+    elif method == "distribution":
+        if all(pooled_bins(data.at(i)).size < 2 for i in range(times.size)):
+            raise ValueError(
+                f"distribution matching needs at least {2 * MIN_BIN_CELLS} cells with different "
+                f"counts at some time (two histogram bins of {MIN_BIN_CELLS}); at most "
+                f"{max(data.at(i).size for i in range(times.size))} cells are observed at one "
+                "time; use --method moments or more cells"
+            )
+    else:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
 
 
 def write_snapshots(data: Snapshots, path: str | pathlib.Path) -> None:
-    """Writes snapshots as CSV with columns ``time,count`` (what :func:`read_snapshots` reads)."""
+    """Writes snapshots as CSV with columns ``time,count`` (what :func:`read_snapshots` reads).
+
+    The file is written whole or not at all (:func:`~jumpax.apps._files.atomic_write`).
+    """
     table = np.column_stack([data.times[data.time_index], data.counts])
-    np.savetxt(path, table, delimiter=",", header="time,count", comments="", fmt=["%g", "%d"])
+    with atomic_write(path) as temporary:
+        np.savetxt(
+            temporary, table, delimiter=",", header="time,count", comments="", fmt=["%g", "%d"]
+        )
 
 
 def format_table(fits: dict[str, FitResult], truth: dict[str, float] | None) -> str:
@@ -476,35 +599,49 @@ def plot_fit(
     np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.suptitle("telegraph promoter: observed vs fitted mRNA distributions")
     fig.tight_layout()
-    path = pathlib.Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------- command line
 def run_fit(args: argparse.Namespace) -> int:
     """The ``jumpax fit`` handler: simulate (or read) the data, fit, print, plot.
 
+    The data file is read and checked first, before any simulation.
+
     Args:
         args: the parsed arguments of :func:`add_fit_command`'s parser.
 
     Returns:
-        The exit status, 0.
+        The exit status: 0, or 1 if a fit diverged (non-finite rates).
+
+    Raises:
+        UsageError: for a data file that cannot be read or fitted.
     """
+    methods = METHODS if args.method == "both" else (args.method,)
+    if args.data is not None:
+        try:
+            data = read_snapshots(args.data)
+        except ValueError as error:
+            raise UsageError(f"argument --data: {error}") from error
+        try:
+            for method in methods:
+                check_snapshots(data, method)
+        except ValueError as error:
+            raise UsageError(f"argument --data: {args.data}: {error}") from error
     key_data, key_fit, key_plot = jax.random.split(jax.random.key(args.seed), 3)
     if args.data is None:
+        if not args.quiet:
+            print("simulating the synthetic data ...", file=sys.stderr)
         data, truth = synthetic_snapshots(key_data), TRUE_RATES
         print(f"synthetic data: {len(data.counts):,} cells induced at t=0 and counted at "
               f"t = {', '.join(f'{t:g}' for t in data.times)} "
               f"({', '.join(str(data.at(i).size) for i in range(len(data.times)))} cells)")
     else:
-        data, truth = read_snapshots(args.data), None
+        truth = None
         print(f"read {len(data.counts):,} cells at {len(data.times)} times from {args.data}")
     if args.save_data is not None:
         write_snapshots(data, args.save_data)
         print(f"wrote {args.save_data}")
-    methods = METHODS if args.method == "both" else (args.method,)
     fits = {
         method: fit_rates(
             jax.random.fold_in(key_fit, i), data, method, iterations=args.iterations,
@@ -513,22 +650,35 @@ def run_fit(args: argparse.Namespace) -> int:
         for i, method in enumerate(methods)
     }
     print(format_table(fits, truth))
+    diverged = [m for m, fit in fits.items() if not np.all(np.isfinite(list(fit.rates.values())))]
+    if diverged:
+        print(f"jumpax fit: the {' and '.join(diverged)} fit diverged (non-finite rates); try "
+              "a smaller learning rate, more cells or more iterations", file=sys.stderr)
+        return 1
     if args.plot is not None:
+        if not args.quiet:
+            print("simulating the fitted models for the plot ...", file=sys.stderr)
         print(f"wrote {plot_fit(key_plot, data, fits, args.plot)}")
     return 0
 
 
 def _even_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 4 or value % 2:
-        raise argparse.ArgumentTypeError(f"expected an even integer >= 4, got {text}")
+        raise argparse.ArgumentTypeError(f"expected an even integer >= 4, got {text!r}")
     return value
 
 
 def _iterations(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 4:
-        raise argparse.ArgumentTypeError(f"expected at least 4 iterations, got {text}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= 4, got {text!r}")
     return value
 
 
@@ -552,7 +702,7 @@ def add_fit_command(subcommands: Any) -> argparse.ArgumentParser:
         "--method", choices=(*METHODS, "both"), default="both",
         help="moment matching, distribution matching, or both (default)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (data and fit)")
+    parser.add_argument("--seed", type=seed, default=0, help="PRNG seed (data and fit)")
     parser.add_argument("--iterations", type=_iterations, default=200, help="Adam steps")
     parser.add_argument(
         "--cells", type=_even_int, default=2000, help="simulated cells per step (even)"
@@ -562,8 +712,12 @@ def add_fit_command(subcommands: Any) -> argparse.ArgumentParser:
         help="fit FILE.csv (columns time,count, cells induced from the off state at t=0) "
         "instead of synthetic data",
     )
-    parser.add_argument("--save-data", type=pathlib.Path, help="write the data to FILE.csv")
-    parser.add_argument("--plot", type=pathlib.Path, help="write the fitted vs observed plot")
+    parser.add_argument(
+        "--save-data", type=output_file(".csv"), help="write the data to FILE.csv"
+    )
+    parser.add_argument(
+        "--plot", type=image_file, help="write the fitted vs observed plot to FILE.png"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run_fit)
+    parser.set_defaults(handler=run_fit, command_parser=parser)
     return parser

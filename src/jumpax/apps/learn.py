@@ -19,6 +19,7 @@ command-line options.
 import argparse
 import functools as ft
 import math
+import sys
 import time
 from collections.abc import Sequence
 
@@ -34,6 +35,8 @@ from jumpax import ReactionNetwork, models, simulate
 from jumpax.dynamics import StochasticTransitionModel
 from jumpax.model_updaters import ModelUpdater
 from jumpax.transitions import TransitionBatch
+
+from ._arguments import UsageError, positive_float, positive_float_list, positive_int, seed
 
 __all__ = [
     "CountSurrogate",
@@ -100,6 +103,7 @@ def fit_surrogate(
     batch_size: int = 1024,
     learning_rate: float = 3e-3,
     width: int = 32,
+    progress: bool = False,
 ) -> tuple[StochasticTransitionModel, dict[str, float]]:
     """Learn a ``dt``-step stochastic surrogate of a network from exact simulations.
 
@@ -113,12 +117,15 @@ def fit_surrogate(
         batch_size: Transitions per step, drawn with replacement.
         learning_rate: The initial Adam learning rate (cosine-decayed to 5% of it).
         width: The width of :class:`CountSurrogate`'s hidden layers.
+        progress: Whether to show a progress bar of the optimizer steps (on stderr).
 
     Returns:
         The fitted model and a dict with ``transitions`` (number of training transitions),
         ``loss`` (the final negative log-likelihood per transition), ``simulation_s`` and
         ``training_s`` (wall-clock seconds).
     """
+    from tqdm.auto import tqdm
+
     sim_key, init_key, batch_key = jax.random.split(key, 3)
     start = time.perf_counter()
     times = jnp.linspace(0.0, t1, round(t1 / dt) + 1)
@@ -136,9 +143,11 @@ def fit_surrogate(
     updater = ModelUpdater(model, optax.adam(schedule))
     rng = np.random.default_rng(np.asarray(jax.random.key_data(batch_key)))
     start = time.perf_counter()
-    for _ in range(steps):
-        rows = rng.integers(0, len(data), batch_size)
-        metrics = updater.update(jax.tree.map(lambda x, rows=rows: x[rows], data))
+    with tqdm(total=steps, desc="training", disable=not progress, file=sys.stderr) as bar:
+        for _ in range(steps):
+            rows = rng.integers(0, len(data), batch_size)
+            metrics = updater.update(jax.tree.map(lambda x, rows=rows: x[rows], data))
+            bar.update()
     training_s = time.perf_counter() - start
     info = {
         "transitions": float(len(data)),
@@ -273,22 +282,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(models.CATALOGUE),
         help="built-in network to abstract (default: two_stage_gene_expression)",
     )
-    parser.add_argument("--t1", type=float, help="longest horizon (default: the model's t1)")
-    parser.add_argument("--dt", type=float, help="surrogate time step (default: t1 / 40)")
+    parser.add_argument(
+        "--t1", type=positive_float, help="longest horizon (default: the model's t1)"
+    )
+    parser.add_argument(
+        "--dt", type=positive_float, help="surrogate time step (default: t1 / 40)"
+    )
     parser.add_argument(
         "--horizons",
-        type=lambda text: [float(v) for v in text.split(",")],
+        type=positive_float_list,
         help="comparison times, multiples of dt (default: about t1 x 0.1,0.25,0.5,1)",
     )
-    parser.add_argument("--train-trajectories", type=int, default=2000)
-    parser.add_argument("--steps", type=int, default=6000, help="optimizer steps")
-    parser.add_argument("--width", type=int, default=32, help="hidden layer width")
-    parser.add_argument("--eval-trajectories", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-trajectories", type=positive_int, default=2000)
+    parser.add_argument("--steps", type=positive_int, default=6000, help="optimizer steps")
+    parser.add_argument("--width", type=positive_int, default=32, help="hidden layer width")
+    parser.add_argument("--eval-trajectories", type=positive_int, default=10000)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _time_grid(args: argparse.Namespace) -> tuple[float, list[float], list[int]]:
+    """The time step, the comparison horizons and their numbers of steps.
+
+    Raises:
+        UsageError: if a horizon is not a positive multiple of ``dt``, or ``dt`` exceeds ``t1``.
+    """
+    t1 = models.CATALOGUE[args.model].t1 if args.t1 is None else args.t1
+    dt = t1 / 40 if args.dt is None else args.dt
+    if args.horizons is None:  # about 0.1, 0.25, 0.5 and 1 times t1, on the dt grid
+        if dt > t1:
+            raise UsageError(f"argument --dt: the time step {dt:g} exceeds t1 = {t1:g}")
+        horizons = sorted({max(1, round(f * t1 / dt)) * dt for f in (0.1, 0.25, 0.5, 1.0)})
+    else:
+        horizons = args.horizons
+    steps_at = [round(h / dt) for h in horizons]
+    if any(k < 1 or not math.isclose(k * dt, h) for k, h in zip(steps_at, horizons, strict=True)):
+        raise UsageError(
+            f"argument --horizons: horizons {horizons} must be positive multiples of dt = {dt:g}"
+        )
+    return dt, horizons, steps_at
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the deep-abstraction experiment and print its report (``jumpax learn``).
+
+    All options are checked before anything is simulated. Progress goes to stderr unless
+    ``args.quiet``.
 
     Args:
         args: Options declared by :func:`add_arguments`.
@@ -297,23 +336,20 @@ def main(args: argparse.Namespace) -> int:
         The exit status, 0.
 
     Raises:
-        ValueError: If a horizon is not a positive multiple of ``dt``.
+        ValueError: A :class:`UsageError` if a horizon is not a positive multiple of ``dt``, or
+            the default horizons are asked for with ``dt`` greater than ``t1``.
     """
-    entry = models.CATALOGUE[args.model]
-    network = entry.build()
-    t1 = entry.t1 if args.t1 is None else args.t1
-    dt = t1 / 40 if args.dt is None else args.dt
-    if args.horizons is None:  # about 0.1, 0.25, 0.5 and 1 times t1, on the dt grid
-        horizons = sorted({max(1, round(f * t1 / dt)) * dt for f in (0.1, 0.25, 0.5, 1.0)})
-    else:
-        horizons = args.horizons
-    steps_at = [round(h / dt) for h in horizons]
-    if any(k < 1 or not math.isclose(k * dt, h) for k, h in zip(steps_at, horizons, strict=True)):
-        raise ValueError(f"horizons {horizons} must be positive multiples of dt = {dt}")
+    dt, horizons, steps_at = _time_grid(args)
+    network = models.CATALOGUE[args.model].build()
     t_max = max(horizons)
     train_key, eval_key, reference_key, rollout_key = jax.random.split(jax.random.key(args.seed), 4)
 
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr)
+
     print(f"deep abstraction of {args.model} ({', '.join(network.species)}), dt = {dt:g}")
+    say(f"simulating {args.train_trajectories} exact training trajectories, then training ...")
     model, info = fit_surrogate(
         train_key,
         network,
@@ -322,6 +358,7 @@ def main(args: argparse.Namespace) -> int:
         num_trajectories=args.train_trajectories,
         steps=args.steps,
         width=args.width,
+        progress=not args.quiet,
     )
     print(
         f"trained on {info['transitions']:.0f} exact transitions: simulation "
@@ -336,6 +373,7 @@ def main(args: argparse.Namespace) -> int:
         return simulate(key, network, network.x0, t_max, save_at=grid, num_trajectories=n).x
 
     x0 = np.broadcast_to(np.asarray(network.x0), (n, network.n_species))
+    say(f"simulating 2 x {n} exact and {n} surrogate evaluation trajectories ...")
     exact(eval_key)  # compile
     exact_s, exact_x = _timed(exact, eval_key)
     _, reference_x = _timed(exact, reference_key)

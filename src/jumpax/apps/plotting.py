@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
 import numpy as np
 
 from jumpax import SimulationResults
+
+from .._files import atomic_write
 
 
 def plot_results(
@@ -31,7 +34,6 @@ def plot_results(
 
     if results.mode == "final":
         raise ValueError("final-state results have no time course to plot")
-    path = pathlib.Path(path)
     fig, ax = plt.subplots(figsize=(7, 4))
     x, t = np.asarray(results.x), np.asarray(results.t)
     if not results.is_ensemble:
@@ -52,6 +54,25 @@ def plot_results(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | pathlib.Path) -> pathlib.Path:
+    """Writes a matplotlib figure whole or not at all, then closes it.
+
+    Args:
+        fig: the figure.
+        path: the image file to write (format from its extension, e.g. ``.png``).
+
+    Returns:
+        The path written.
+    """
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(path)
+    try:
+        with atomic_write(path) as temporary:
+            fig.savefig(temporary, dpi=120)
+    finally:
+        plt.close(fig)
     return path
