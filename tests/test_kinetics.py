@@ -167,3 +167,16 @@ def test_parameters_must_be_numbers():
         jx.MassAction("fast")
     with pytest.raises(TypeError, match="must be a number"):
         jx.Constant(None)
+
+
+def test_huge_coefficients_and_counts_are_refused_not_overflowed():
+    # found by fuzzing: OverflowError from a 10**20 coefficient, a stall at "5000 A -> B"
+    # (one loop step per unit of coefficient), and x0 = 1e39 stored as inf
+    with pytest.raises(ValueError, match="above 2\\*\\*31 - 1"):
+        jx.ReactionNetwork([("100000000000000000000 A -> B", 1.0)])
+    with pytest.raises(ValueError, match="reactant coefficient of 171"):
+        jx.ReactionNetwork([("171 A -> B", 1.0)])
+    with pytest.raises(ValueError, match="finite in float32"):
+        jx.ReactionNetwork([("A -> B", 1.0)], x0={"A": 1e39})
+    net = jx.ReactionNetwork([("0 -> 1000000 A", 1.0), ("170 A -> B", 1.0)])
+    assert net.stoichiometry[0, 0] == 1_000_000

@@ -1,7 +1,9 @@
 """SBML import and export: semantics, supported and refused elements, limits, round trips."""
 
+import os
 import pathlib
 import re
+import threading
 
 import equinox as eqx
 import jax
@@ -193,11 +195,13 @@ def test_settings_files():
 @pytest.mark.parametrize(
     ("text", "match"),
     [("start 0\n", "expected 'key: value'"), ("start: 0\nsteps: 5\n", "duration"),
-     ("start: 0\nduration: -1\nsteps: 5\n", "duration > 0")],
+     ("start: 0\nduration: -1\nsteps: 5\n", "duration > 0"),
+     ("start: 0\nduration: inf\nsteps: 5\n", "finite duration"),
+     (b"start: 0\nduration: 1\nsteps: 5\n\xff\n", "UTF-8")],
 )
 def test_bad_settings_files(tmp_path, text, match):
     path = tmp_path / "x-settings.txt"
-    path.write_text(text)
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     with pytest.raises(ValueError, match=match):
         load_settings(path)
 
@@ -212,6 +216,10 @@ def test_sources_path_text_and_bytes():
         load_sbml(DATA / "missing.xml")
     with pytest.raises(ValueError, match="UTF-8"):
         load_sbml(b"<sbml \xff\xfe>")
+    for bom in (b"\xef\xbb\xbf" + path.read_bytes(), "\ufeff" + path.read_text()):
+        assert eqx.tree_equal(load_sbml(bom), reference)  # a byte order mark is dropped
+    with pytest.raises(ValueError, match="empty string"):
+        load_sbml("")
     with pytest.raises(TypeError, match="expected a path or SBML text"):
         load_sbml(3.0)
 
@@ -236,6 +244,39 @@ def test_size_limit(monkeypatch, tmp_path):
         load_sbml(path)
     with pytest.raises(ValueError, match="more than"):
         load_sbml(text)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_only_regular_files_are_read(tmp_path):
+    fifo = tmp_path / "model.xml"
+    os.mkfifo(fifo)
+    # should the check regress, opening the FIFO would block: a writer that comes and goes
+    # then ends the read, and the test fails instead of hanging
+    unblock = threading.Timer(5.0, lambda: os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)))
+    unblock.daemon = True
+    unblock.start()
+    try:
+        with pytest.raises(ValueError, match="model.xml: not a regular file"):
+            load_sbml(fifo)
+        with pytest.raises(ValueError, match="model.xml: not a regular file"):
+            load_settings(fifo)
+    finally:
+        unblock.cancel()
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_sbml(tmp_path)
+    if os.path.exists("/dev/zero"):  # endless: it used to be read until memory ran out
+        with pytest.raises(ValueError, match="/dev/zero: not a regular file"):
+            load_sbml("/dev/zero")
+        with pytest.raises(ValueError, match="/dev/zero: not a regular file"):
+            load_settings("/dev/zero")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_reads_stop_at_the_size_limit(monkeypatch):
+    # /proc files are regular files whose size stat gives as 0: the read itself is bounded
+    monkeypatch.setattr(_load, "MAX_FILE_BYTES", 100)
+    with pytest.raises(ValueError, match="status: the file has more than the limit of 100"):
+        load_sbml("/proc/self/status")
 
 
 def test_deeply_nested_xml_is_refused_before_libsbml_sees_it():
@@ -277,6 +318,7 @@ def test_doctype_and_entities_are_refused():
         ),
         ({"reactions": [reaction("r", [("X", 1.5)], [], "k * X")]}, "stoichiometry 1.5"),
         ({"species_": [species("X", 2.5)]}, "initial amount of species 'X' is 2.5"),
+        ({"species_": [species("X", 1e39)]}, "'X' is 1e\\+39, more than the largest float32"),
         ({"species_": [species("X", None)]}, "species 'X' has no initial amount"),
         (
             {"reactions": [reaction("r", [("X", 1)], [], "k * X").replace(
@@ -324,6 +366,25 @@ def test_doctype_and_entities_are_refused():
         ),
         ({"parameters": (("k", 0.5),)}, "mu"),
         ({"reactions": []}, "no reactions"),
+        # found by fuzzing (tests/test_fuzz.py): OverflowError or messages naming nothing
+        ({"reactions": [reaction("r", [("X", "INF")], [], "k * X")]}, "'r'.*stoichiometry inf"),
+        ({"reactions": [reaction("r", [("X", "NaN")], [], "k * X")]}, "'r'.*stoichiometry nan"),
+        (
+            {"reactions": [reaction("r", [("X", 2**31)], [], "k * X")]},
+            "'r', species 'X': stoichiometry 2147483648 is larger than the largest count",
+        ),
+        ({"size": "INF"}, "compartment 'c' has size inf; sizes must be positive and finite"),
+        (
+            {"parameters": (("k", "INF"), ("mu", 0.25))},
+            "the kinetic law of reaction 'birth': parameter 'k' must be finite",
+        ),
+        (
+            {"extra": '<listOfInitialAssignments><initialAssignment symbol="k">'
+             + mathml("1 / 0") + "</initialAssignment></listOfInitialAssignments>"},
+            "the initial assignment for 'k' gives inf at the initial time",
+        ),
+        ({"extra": events(event("X > 5", []))}, "event 'e': an event needs at least one"),
+        ({"extra": events(event("time >= 1 / 0", [("X", "0")]))}, "event 'e': TimeEvent time"),
     ],
 )
 def test_unsupported_or_invalid_models_are_refused(kwargs, match):
@@ -376,6 +437,71 @@ def test_circular_rules_are_refused():
     model = libsbml.readSBMLFromString(text).getModel()
     with pytest.raises(ValueError, match="circular assignment rules: a -> b -> a"):
         _load._Loader(model).network()
+
+
+def rule_chain(n, formula="a{next} + 1", kind="assignmentRule"):
+    """A model whose kinetic law reads ``a0``, and ``a{i}`` reads ``a{i + 1}`` up to ``a{n-1}``."""
+    definitions = [formula.format(next=i + 1) if i < n - 1 else "1" for i in range(n)]
+    if kind == "initialAssignment":
+        extra = "<listOfInitialAssignments>" + "".join(
+            f'<initialAssignment symbol="a{i}">{mathml(f)}</initialAssignment>'
+            for i, f in enumerate(definitions)
+        ) + "</listOfInitialAssignments>"
+    else:
+        extra = rules(*(rule(kind, f"a{i}", f) for i, f in enumerate(definitions)))
+    constant = "true" if kind == "initialAssignment" else "false"
+    return document(
+        parameters=(("k", 0.5), ("mu", 0.25), *((f"a{i}", 0, constant) for i in range(n))),
+        reactions=[reaction("r", [("X", 1)], [], "a0 * X")],
+        extra=extra,
+    )
+
+
+def function_chain(n):
+    body = [f"lambda(x, f{i + 1}(x) + 1)" if i < n - 1 else "lambda(x, x)" for i in range(n)]
+    functions = "".join(
+        f'<functionDefinition id="f{i}">{mathml(b)}</functionDefinition>'
+        for i, b in enumerate(body)
+    )
+    return document(reactions=[reaction("r", [("X", 1)], [], "k * f0(X)")]).replace(
+        '<model id="m">',
+        f'<model id="m"><listOfFunctionDefinitions>{functions}</listOfFunctionDefinitions>',
+    )
+
+
+def test_long_chains_of_definitions_are_refused_before_libsbml_checks_them():
+    # libsbml's consistency check takes about the fourth power of such chains: 400 rules
+    # (or 150 functions) took minutes, and the loader recursed once per link
+    assert _load.MAX_CHAIN == 32
+    rules_ = r"assignment rules and initial assignments using one another in a chain of 33"
+    for text, match in [
+        (rule_chain(33), rf"{rules_} \(a0 -> a1 -> a2 -> ... -> a31 -> a32\); at most 32"),
+        (rule_chain(33, kind="initialAssignment"), rules_),
+        (function_chain(33), r"function definitions calling one another in a chain of 33 \(f0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            load_sbml(text)
+    assert float(load_sbml(rule_chain(32)).propensities(jnp.array([1.0]))[0]) == 32.0
+    assert float(load_sbml(function_chain(32)).propensities(jnp.array([1.0]))[0]) == 0.5 * 32
+
+
+def test_chains_of_rules_do_not_recurse_once_per_link():
+    # the loader computes what a rule reads first; skipping libsbml's checks (and the chain
+    # limit), a chain of 500 used to raise RecursionError
+    chain = rule_chain(500, formula="a{next}")  # rules inline: a0 is 1 (a{i} + 1 is too deep)
+    for text, a0 in [(chain, 1.0), (rule_chain(500, kind="initialAssignment"), 500.0)]:
+        m = _load._Loader(libsbml.readSBMLFromString(text).getModel()).network()
+        assert float(m.propensities(jnp.array([1.0]))[0]) == a0
+    last = '<assignmentRule variable="a499">'
+    cycle = chain.replace(f"{last}{mathml('1')}", f"{last}{mathml('a0')}")
+    assert cycle != chain
+    model = libsbml.readSBMLFromString(cycle).getModel()
+    with pytest.raises(ValueError, match="circular assignment rules: a0 -> a1 -> a2 -> ... ->"):
+        _load._Loader(model).network()
+    # deep math along a short chain is measured as a whole, not recursed into
+    text = rule_chain(30, formula="-(" * 100 + "a{next}" + ")" * 100)
+    with pytest.raises(ValueError, match="assignment rule for 'a27': math nested deeper"):
+        load_sbml(text)
 
 
 def test_undefined_identifiers_are_named():
@@ -437,10 +563,11 @@ def test_time_trigger_forms(trigger):
     assert isinstance(e, TimeEvent) and float(e.time) == 2.5
 
 
-def test_level_2_documents_are_converted():
+def level_2(**kwargs):
+    """``document(**kwargs)`` as SBML Level 2 Version 4 (without the Level 3 attributes)."""
     level = 'xmlns="http://www.sbml.org/sbml/level2/version4" level="2" version="4"'
-    text = (
-        document(level=level)
+    return (
+        document(level=level, **kwargs)
         .replace(' hasOnlySubstanceUnits="true" boundaryCondition="false" constant="false"',
                  ' hasOnlySubstanceUnits="true"')
         .replace(' constant="true"/></listOfCompartments>', "/></listOfCompartments>")
@@ -448,8 +575,28 @@ def test_level_2_documents_are_converted():
         .replace(' stoichiometry="1" constant="true"', ' stoichiometry="1"')
         .replace(' stoichiometry="2" constant="true"', ' stoichiometry="2"')
     )
-    m = load_sbml(text)
+
+
+def test_level_2_documents_are_converted():
+    m = load_sbml(level_2())
     np.testing.assert_allclose(m.propensities(m.x0), [5.0, 2.5])
+
+
+def test_level_2_fast_reactions_are_refused_before_the_conversion_drops_them():
+    # Level 3 Version 2 has no fast attribute: the conversion used to drop it silently
+    fast = reaction("r", [("X", 1)], [], "k * X", attributes='reversible="false" fast="true"')
+    with pytest.raises(ValueError, match="reaction 'r' is fast; fast reactions are not supported"):
+        load_sbml(level_2(reactions=[fast]))
+    not_fast = reaction("r", [("X", 1)], [], "k * X", attributes='reversible="false" fast="false"')
+    assert load_sbml(level_2(reactions=[not_fast])).n_reactions == 1
+    # stoichiometryMath becomes a rule on a made-up species reference id: refused by name
+    computed = reaction("r", [("X", 1)], [], "k * X").replace(
+        '<speciesReference species="X" stoichiometry="1" constant="true"/>',
+        f'<speciesReference species="X"><stoichiometryMath>{mathml("2")}</stoichiometryMath>'
+        "</speciesReference>",
+    )
+    with pytest.raises(ValueError, match="reaction 'r', species 'X': stoichiometryMath"):
+        load_sbml(level_2(reactions=[computed]))
 
 
 # ============================================================ round trips
@@ -597,6 +744,41 @@ def test_annotations_agree_with_the_math_in_double_precision():
         assert float(again.volume) == 0.1
 
 
+def test_annotations_agree_with_the_math_beyond_float32():
+    # the values used to be compared after rounding to float32, where 1e39 and 1e40 are both
+    # inf and 0 and 1e-50 both 0: in double precision the annotation then replaced the math
+    # with a law ten times slower (or zero) at every state
+    net = jx.ReactionNetwork([jx.Reaction("X -> 0", jx.MassAction(0.5))], x0={"X": 10.0})
+    text = to_sbml(net)
+    assert 'class="MassAction" k="0.5"' in text and '<localParameter id="k" value="0.5"/>' in text
+    with jax.enable_x64(True):
+        for annotated, written in [("1e39", "1e40"), ("0.0", "1e-50"), ("0.5", "0.500001")]:
+            edited = text.replace('k="0.5"', f'k="{annotated}"').replace(
+                'value="0.5"', f'value="{written}"'
+            )
+            with pytest.raises(ValueError, match="'reaction_0'.*probably edited by another tool"):
+                load_sbml(edited)
+        # 15 digits in the math, 17 in the annotation: the same value
+        third = text.replace('k="0.5"', 'k="0.3333333333333333"').replace(
+            'value="0.5"', 'value="0.333333333333333"'
+        )
+        assert float(load_sbml(third).reactions[0].kinetics.k) == 1 / 3
+
+
+def test_annotated_mass_action_with_huge_coefficients_is_refused():
+    # found by fuzzing: the law's s! overflowed (OverflowError) from s = 171, and for
+    # s = 2**31 - 1 building its 2**31 factors would exhaust the memory
+    text = to_sbml(jx.ReactionNetwork([jx.Reaction("2 X -> 0", 0.5)], x0={"X": 10.0}))
+    assert text.count('stoichiometry="2"') == 1
+    for coefficient in (171, 2**31 - 1):
+        edited = text.replace('stoichiometry="2"', f'stoichiometry="{coefficient}"')
+        with pytest.raises(ValueError, match=f"'reaction_0'.*coefficient of {coefficient} has no"):
+            load_sbml(edited)
+    edited = text.replace('stoichiometry="2"', 'stoichiometry="170"')
+    with pytest.raises(ValueError, match=r"'reaction_0'.*gives the law .{150,200} \.\.\., but"):
+        load_sbml(edited)  # the law is there, but differs from the math (long laws shortened)
+
+
 def test_loaded_models_are_trainable_and_do_not_recompile():
     m = dsmts("00001")
     grad = jax.grad(lambda net: net.propensities(net.x0).sum())(m)
@@ -687,6 +869,16 @@ def test_undefined_identifiers_and_time():
 def test_unsupported_math_is_refused(formula, match):
     with pytest.raises(ValueError, match=match):
         from_ast(ast(formula), as_species, where="law")
+
+
+def test_math_libsbml_cannot_read_is_called_malformed():
+    # a <math> inside an <apply> (found by fuzzing): libsbml reports no error but leaves an
+    # operator-less node, once described as an "unsupported MathML element '(times(), k, X)'"
+    math = '<math xmlns="http://www.w3.org/1998/Math/MathML">'
+    nested = f"{math}<apply>{mathml('k * X')}<times/><ci> k </ci><ci> X </ci></apply></math>"
+    text = document().replace(mathml("k * X"), nested, 1)
+    with pytest.raises(ValueError, match="reaction 'birth': malformed MathML: libsbml could not"):
+        load_sbml(text)
 
 
 @pytest.mark.parametrize(

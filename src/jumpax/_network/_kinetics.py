@@ -36,6 +36,10 @@ Reactants = tuple[tuple[int, int], ...]
 """A reaction's reactants as ``(species index, stoichiometric coefficient)`` pairs."""
 
 
+MAX_ORDER = 170
+"""The largest reactant coefficient of a mass-action reaction (``171!`` overflows a double)."""
+
+
 class AbstractKinetics(eqx.Module):
     """Base class of rate laws.
 
@@ -237,6 +241,15 @@ class MassAction(AbstractKinetics):
         else:
             self.k = check_scalar("MassAction parameter k", k)
             check_finite_nonnegative("MassAction rate constant transform(k)", transform(self.k))
+
+    def check_reaction(self, reactants: Reactants) -> None:
+        """Refuses reactant coefficients above 170: ``s!`` and the law overflow beyond."""
+        too_high = [s for _, s in reactants if s > MAX_ORDER]
+        if too_high:
+            raise ValueError(
+                f"mass action with a reactant coefficient of {max(too_high)}: at most "
+                f"{MAX_ORDER} is supported ({MAX_ORDER + 1}! overflows double precision)"
+            )
 
     @property
     def rate_constant(self) -> Array:

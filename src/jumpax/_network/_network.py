@@ -89,6 +89,10 @@ def _parse_side(text: str, reaction: str) -> Side:
         coefficient = 1 if match.group(1) is None else int(match.group(1))
         if coefficient == 0:
             raise ValueError(f"reaction {reaction!r}: zero coefficient in {term!r}")
+        if coefficient > MAX_COUNT:
+            raise ValueError(
+                f"reaction {reaction!r}: coefficient in {term!r} above 2**31 - 1 = {MAX_COUNT}"
+            )
         name = match.group(2)
         counts[name] = counts.get(name, 0) + coefficient
     return tuple(counts.items())
@@ -623,6 +627,8 @@ def checked_state(
         check_host_values("x0 counts", state.astype(np.float64), whole=True)
         if integer and np.any(state > MAX_COUNT):
             raise ValueError(f"x0 counts must be at most 2**31 - 1 = {MAX_COUNT}, got {state}")
+        if np.any(state > np.finfo(dtype).max):
+            raise ValueError(f"x0 counts must be finite in {np.dtype(dtype).name}, got {state}")
         return state.astype(dtype)
     if integer:
         return jnp.round(state).astype(dtype)

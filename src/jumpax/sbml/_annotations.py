@@ -8,10 +8,10 @@ class's own law (:meth:`~jumpax.AbstractKinetics.rate_law`) with the annotated v
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 import libsbml
-import numpy as np
 
 from .._network._expressions import FOLDS, OPERATIONS, Expression, ExpressionKinetics, Node
 from .._network._kinetics import (
@@ -26,6 +26,15 @@ from .._network._network import Side
 
 NAMESPACE = "https://github.com/jumpax/jumpax/sbml"
 """XML namespace of jumpax's kinetics annotations."""
+
+LARGEST_MASS_ACTION_COEFFICIENT = 170
+"""The largest reactant coefficient of an annotated ``MassAction`` law: its math divides by
+``s!``, and ``171!`` is not a finite double (nor is the law small enough to build for the
+coefficients of up to ``2**31 - 1`` that SBML stoichiometries may have)."""
+
+RELATIVE_TOLERANCE = 1e-9
+"""How closely an annotated value must match the MathML's (the MathML is written with 15
+significant digits, the annotation with 17; a larger difference means an edit)."""
 
 ANNOTATED_KINETICS: dict[str, type[AbstractKinetics]] = {
     cls.__name__: cls
@@ -107,8 +116,20 @@ def _canonical(tree: Node, values: Mapping[str, float]) -> Node:
     return (kind, *children)
 
 
-def _float32(value: object) -> float:
-    return float(np.float32(value))
+def _agree(expected: Node, actual: Node) -> bool:
+    """Whether two canonical trees are the same, constants equal to :data:`RELATIVE_TOLERANCE`."""
+    if expected[0] != actual[0] or len(expected) != len(actual):
+        return False
+    if expected[0] == "const":
+        return math.isclose(expected[1], actual[1], rel_tol=RELATIVE_TOLERANCE)
+    if expected[0] not in OPERATIONS:
+        return expected == actual
+    return all(_agree(a, b) for a, b in zip(expected[1:], actual[1:], strict=True))
+
+
+def _short(expression: Expression, limit: int = 200) -> str:
+    text = str(expression)
+    return text if len(text) <= limit else f"{text[: limit - 5]} ..."
 
 
 def check_agreement(
@@ -123,9 +144,13 @@ def check_agreement(
 
     The MathML must be the annotated class's :meth:`~jumpax.AbstractKinetics.rate_law`, with
     the annotated parameter values and the network's volume in place of the parameters it
-    reads (values compared in float32, which the ~15 digits SBML writes always round to the
-    same way): a file edited by another tool keeps a stale annotation, and jumpax would
-    otherwise simulate something other than the file's math.
+    reads: the same tree, node for node, with every value equal to a relative
+    :data:`RELATIVE_TOLERANCE` (in double precision, so the 15 digits SBML writes and the 17
+    of the annotation agree, and no value is rounded to float32 first: ``1e39`` and ``1e40``,
+    or ``0`` and ``1e-50``, are different values even where float32 cannot tell them apart).
+    Equal trees are equal laws at every state, not only at the initial one. A file edited by
+    another tool keeps a stale annotation, and jumpax would otherwise simulate something other
+    than the file's math.
 
     Raises:
         ValueError: naming the reaction, for an annotation whose class cannot drive it or whose
@@ -136,15 +161,22 @@ def check_agreement(
         annotated.check_reaction(tuple((index[name], s) for name, s in reactants))
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
-    values = {name: _float32(value) for name, value in annotated.parameters.items()}
-    size = ("const", _float32(volume))
-    expected = _canonical(annotated.rate_law(reactants, size), values)
-    actual = _canonical(
-        law.expression.tree, {name: _float32(v) for name, v in law.parameters.items()}
-    )
-    if expected != actual:
+    largest = max((s for _, s in reactants), default=0)
+    if isinstance(annotated, MassAction) and largest > LARGEST_MASS_ACTION_COEFFICIENT:
+        # its law would divide by largest! (not a finite double), built from largest factors
         raise ValueError(
-            f"{where} gives the law {Expression(expected)}, but the kinetic law is "
-            f"{law.expression}; the file was probably edited by another tool: remove the "
-            "annotation to use the MathML"
+            f"{where}: a reactant coefficient of {largest} has no mass-action law in math "
+            f"(more than {LARGEST_MASS_ACTION_COEFFICIENT}); remove the annotation to use the "
+            "MathML"
+        )
+    values = {name: float(value) for name, value in annotated.parameters.items()}
+    expected = _canonical(annotated.rate_law(reactants, ("const", float(volume))), values)
+    actual = _canonical(
+        law.expression.tree, {name: float(v) for name, v in law.parameters.items()}
+    )
+    if not _agree(expected, actual):
+        raise ValueError(
+            f"{where} gives the law {_short(Expression(expected))}, but the kinetic law is "
+            f"{_short(law.expression)} = {_short(Expression(actual))}; the file was probably "
+            "edited by another tool: remove the annotation to use the MathML"
         )

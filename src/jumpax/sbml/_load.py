@@ -1,19 +1,23 @@
 """Reading SBML: :func:`load_sbml`, with the checks that make untrusted files safe to open.
 
-Files larger than :data:`MAX_FILE_BYTES`, XML nested deeper than :data:`MAX_XML_DEPTH`
-elements and ``DOCTYPE``/entity declarations are refused by a streaming pre-scan before
-libsbml parses anything; math is translated node by node within the expression size limits
-(``_math.from_ast``). The package docstring says what a loaded model means and what is
-refused.
+Only regular files are read, at most :data:`MAX_FILE_BYTES` of them; XML nested deeper than
+:data:`MAX_XML_DEPTH` elements and ``DOCTYPE``/entity declarations are refused by a streaming
+pre-scan before libsbml parses anything, and chains of definitions longer than
+:data:`MAX_CHAIN` before libsbml's consistency check; math is translated node by node within
+the expression size limits (``_math.from_ast``), each rule or initial value after what it
+reads, so that no chain recurses. The package docstring says what a loaded model means and
+what is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pathlib
+import stat
 import xml.parsers.expat
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 
 import jax.numpy as jnp
 import libsbml
@@ -27,7 +31,7 @@ from .._network._expressions import (
     names,
     uses_time,
 )
-from .._network._network import Reaction, ReactionNetwork
+from .._network._network import MAX_COUNT, Reaction, ReactionNetwork
 from ._annotations import annotated_kinetics, check_agreement
 from ._math import from_ast
 
@@ -37,29 +41,64 @@ MAX_FILE_BYTES = 10_000_000
 MAX_XML_DEPTH = 256
 """The deepest XML element nesting :func:`load_sbml` accepts."""
 
+MAX_CHAIN = 32
+"""The longest chain of definitions using one another that :func:`load_sbml` accepts:
+function definitions calling function definitions, or assignment rules and initial assignments
+reading symbols that other rules or initial assignments define."""
+
 _ERROR = libsbml.LIBSBML_SEV_ERROR
+
+
+def _read_file(path: pathlib.Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES` bytes.
+
+    A FIFO would block the read forever and a device such as ``/dev/zero`` never ends, so
+    anything but a regular file is refused: the file is opened without blocking and checked
+    with ``fstat`` (the very file that is read, not whatever the path names a moment later),
+    and at most one byte more than the limit is read (a file that grows after ``fstat`` is
+    still caught).
+    """
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(
+                f"{path}: not a regular file (a FIFO, device, socket or directory); "
+                "load_sbml reads SBML files"
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(
+                f"{path}: the file has {info.st_size} bytes, more than the limit of "
+                f"{MAX_FILE_BYTES}"
+            )
+        file = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{path}: the file has more than the limit of {MAX_FILE_BYTES} bytes")
+    return data
 
 
 def _read_text(source: str | os.PathLike | bytes) -> str:
     """The XML text of ``source``: a path, XML text, or XML bytes (size-checked)."""
     if isinstance(source, bytes):
         data = source
-    elif isinstance(source, str) and source.lstrip().startswith("<"):
+    elif isinstance(source, str) and source.lstrip().lstrip("\ufeff").startswith("<"):
         data = source.encode()
+    elif isinstance(source, str) and not source.strip():
+        raise ValueError("the SBML source is an empty string, neither a path nor SBML text")
     elif isinstance(source, str | os.PathLike):
-        path = pathlib.Path(source)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ValueError(
-                f"{path}: the file has {size} bytes, more than the limit of {MAX_FILE_BYTES}"
-            )
-        data = path.read_bytes()
+        data = _read_file(pathlib.Path(source))
     else:
         raise TypeError(f"expected a path or SBML text, got {type(source).__name__}")
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"the SBML text has {len(data)} bytes, more than {MAX_FILE_BYTES}")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte order mark (as some editors write) is dropped
     except UnicodeDecodeError as error:
         raise ValueError(f"SBML files must be UTF-8 encoded: {error}") from None
 
@@ -129,6 +168,8 @@ def _parse_document(text: str) -> libsbml.SBMLDocument:
         raise ValueError(f"malformed XML: {syntax_error}")
     if document.getModel() is None:
         raise ValueError("the SBML document has no model")
+    _refuse_what_conversion_drops(document.getModel())
+    _refuse_long_chains(document.getModel())
     core = document.getNamespaces().getURI()  # the default namespace: SBML core
     for i in range(document.getNumPlugins() if document.getLevel() == 3 else 0):
         plugin = document.getPlugin(i)
@@ -146,10 +187,171 @@ def _parse_document(text: str) -> libsbml.SBMLDocument:
     return document
 
 
+def _chain(names: list[str]) -> str:
+    """``a -> b -> c``, with the middle of a long chain left out."""
+    shown = names if len(names) <= 8 else [*names[:3], "...", *names[-2:]]
+    return " -> ".join(shown)
+
+
+def _math_names(ast: libsbml.ASTNode | None, kind: int) -> list[str]:
+    """The distinct names of a math tree's ``kind`` nodes, in order, found without recursion.
+
+    ``kind`` is ``libsbml.AST_NAME`` for identifiers or ``libsbml.AST_FUNCTION`` for calls.
+    """
+    found: dict[str, None] = {}
+    stack = [ast] if ast is not None else []
+    while stack:
+        node = stack.pop()
+        if node.getType() == kind:
+            found.setdefault(node.getName())
+        stack.extend(node.getChild(i) for i in reversed(range(node.getNumChildren())))
+    return list(found)
+
+
+def _in_order(
+    name: str, done: Container[str], reads: Callable[[str], list[str]], what: str
+) -> list[str]:
+    """``name`` and what it reads (transitively) that is not ``done``, each after what it reads.
+
+    Computing symbols in this order, each finds what it reads already computed, so a chain of
+    rules does not recurse once per link (deep enough, into a ``RecursionError``). The walk
+    itself keeps its own stack.
+
+    Raises:
+        ValueError: for a cycle (``circular {what}: a -> b -> a``).
+    """
+    order: list[str] = []
+    path, pending = [name], [iter(reads(name))]
+    on_path, seen = {name}, {name}
+    while path:
+        for child in pending[-1]:
+            if child in on_path:
+                raise ValueError(f"circular {what}: {_chain([*path[path.index(child) :], child])}")
+            if child not in done and child not in seen:
+                seen.add(child)
+                on_path.add(child)
+                path.append(child)
+                pending.append(iter(reads(child)))
+                break
+        else:
+            on_path.discard(path[-1])
+            order.append(path.pop())
+            pending.pop()
+    return order
+
+
+def _longest_chain(uses: Mapping[str, list[str]]) -> list[str]:
+    """The longest chain ``a -> b -> ...`` along ``uses``, found without recursion.
+
+    Edges that would close a cycle are left out (the cycle is refused elsewhere).
+    """
+    length: dict[str, int] = {}
+    following: dict[str, str | None] = {}
+    for root in uses:
+        if root in length:
+            continue
+        path, pending = [root], [iter(uses[root])]
+        on_path = {root}
+        while path:
+            for child in pending[-1]:
+                if child in uses and child not in length and child not in on_path:
+                    on_path.add(child)
+                    path.append(child)
+                    pending.append(iter(uses[child]))
+                    break
+            else:
+                node = path.pop()
+                on_path.discard(node)
+                pending.pop()
+                done = [child for child in uses[node] if child in length]
+                best = max(done, key=length.__getitem__, default=None)
+                length[node] = 1 + (length[best] if best is not None else 0)
+                following[node] = best
+    chain = [max(length, key=length.__getitem__)] if length else []
+    while chain and following[chain[-1]] is not None:
+        chain.append(following[chain[-1]])
+    return chain
+
+
+def _refuse_long_chains(model: libsbml.Model) -> None:
+    """Refuses chains of definitions longer than :data:`MAX_CHAIN` before libsbml checks them.
+
+    libsbml's consistency check takes time growing with about the fourth power of the longest
+    chain of function definitions calling one another, or of assignment rules and initial
+    assignments reading what other ones define: seconds for 60 functions or 200 rules, minutes
+    for a few hundred.
+
+    Raises:
+        ValueError: naming the chain.
+    """
+    calls = {
+        f.getId(): _math_names(f.getMath(), libsbml.AST_FUNCTION)
+        for f in model.getListOfFunctionDefinitions()
+    }
+    reads: dict[str, list[str]] = {}
+    for definition in (*model.getListOfRules(), *model.getListOfInitialAssignments()):
+        symbol = (
+            definition.getSymbol()
+            if isinstance(definition, libsbml.InitialAssignment)
+            else definition.getVariable()
+        )
+        if symbol:
+            reads.setdefault(symbol, []).extend(
+                _math_names(definition.getMath(), libsbml.AST_NAME)
+            )
+    for uses, what in ((calls, "function definitions calling"),
+                       (reads, "assignment rules and initial assignments using")):
+        chain = _longest_chain(uses)
+        if len(chain) > MAX_CHAIN:
+            raise ValueError(
+                f"{what} one another in a chain of {len(chain)} ({_chain(chain)}); at most "
+                f"{MAX_CHAIN} are supported"
+            )
+
+
+def _refuse_what_conversion_drops(model: libsbml.Model) -> None:
+    """Refuses, on the document as written, what the conversion to Level 3 Version 2 loses.
+
+    Level 3 Version 2 has no ``fast`` attribute: converting a Level 1 or 2 model (or a Level 3
+    Version 1 one) silently drops it, so a fast reaction would load as an ordinary one. Level 2
+    ``stoichiometryMath`` becomes an assignment rule on a generated species reference id,
+    which the loader would refuse under that made-up name.
+
+    Raises:
+        ValueError: naming the reaction, for a fast reaction or ``stoichiometryMath``.
+    """
+    for reaction in model.getListOfReactions():
+        rid = reaction.getId()
+        if reaction.isSetFast() and reaction.getFast():
+            raise ValueError(f"reaction {rid!r} is fast; fast reactions are not supported")
+        for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts()):
+            if reference.isSetStoichiometryMath():
+                raise ValueError(
+                    f"reaction {rid!r}, species {reference.getSpecies()!r}: stoichiometryMath "
+                    "is not supported (stoichiometries must be constant positive integers)"
+                )
+
+
+@contextlib.contextmanager
+def _within(where: str) -> Iterator[None]:
+    """Prefixes the message of a ``ValueError`` raised inside with ``where``."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
 def _whole(value: float, what: str) -> float:
-    """``value`` rounded to a whole number of molecules, refusing anything else."""
+    """``value`` rounded to a whole number of molecules, refusing anything else.
+
+    The count must also be finite in JAX's float type (``1e39`` molecules would become an
+    infinite float32 count).
+    """
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{what} is {value}; jumpax needs a non-negative molecule count")
+    dtype = jnp.result_type(float)
+    if value > float(jnp.finfo(dtype).max):
+        raise ValueError(f"{what} is {value:g}, more than the largest {dtype} count")
     rounded = round(value)
     if abs(value - rounded) > 1e-6 * max(1.0, abs(value)):
         raise ValueError(f"{what} is {value}, not a whole number of molecules")
@@ -210,9 +412,10 @@ class _Loader:
                     f"{self.others[variable]}: not supported"
                 )
         for sid, compartment in self.compartments.items():
-            if compartment.isSetSize() and not compartment.getSize() > 0:
+            if compartment.isSetSize() and not 0 < compartment.getSize() < math.inf:
                 raise ValueError(
-                    f"compartment {sid!r} has size {compartment.getSize()}; sizes must be positive"
+                    f"compartment {sid!r} has size {compartment.getSize()}; sizes must be positive "
+                    "and finite"
                 )
 
     # ----------------------------------------------------------------------- symbols
@@ -242,39 +445,73 @@ class _Loader:
         return None
 
     def rule_tree(self, variable: str) -> Node:
+        """The tree of ``variable``'s assignment rule, the rules it reads inlined."""
         if variable not in self.rule_trees:
-            stack = self.enter(variable, "assignment rules")
-            self.rule_trees[variable] = self.translate(
-                self.rules[variable], self.resolve, f"the assignment rule for {variable!r}"
-            )
-            stack.pop()
+            what = "assignment rules"
+            for name in _in_order(variable, self.rule_trees, self.rule_reads, what):
+                stack = self.enter(name, what)
+                self.rule_trees[name] = self.translate(
+                    self.rules[name], self.resolve, f"the assignment rule for {name!r}"
+                )
+                stack.pop()
         return self.rule_trees[variable]
+
+    def rule_reads(self, variable: str) -> list[str]:
+        """The variables with rules whose trees ``variable``'s tree inlines (:meth:`resolve`)."""
+        found = []
+        for name in _math_names(self.rules[variable], libsbml.AST_NAME):
+            species = self.species.get(name)
+            if name not in self.rules and species and not species.getHasOnlySubstanceUnits():
+                found.append(species.getCompartment())  # a concentration: amount / size
+            else:
+                found.append(name)
+        return [name for name in found if name in self.rules]
 
     def enter(self, name: str, what: str) -> list[str]:
         """Pushes ``name`` on the stack of ``what`` being computed, refusing cycles."""
         stack = self.pending.setdefault(what, [])
         if name in stack:
-            cycle = " -> ".join([*stack[stack.index(name) :], name])
-            raise ValueError(f"circular {what}: {cycle}")
+            raise ValueError(f"circular {what}: {_chain([*stack[stack.index(name) :], name])}")
         stack.append(name)
         return stack
 
     def initial_value(self, name: str) -> float:
         """The value of symbol ``name`` in math at the initial time."""
         if name not in self.initial:
-            stack = self.enter(name, "initial values")
-            self.initial[name] = self._initial_value(name)
-            stack.pop()
+            what = "initial values"
+            for symbol in _in_order(name, self.initial, self.initial_reads, what):
+                stack = self.enter(symbol, what)
+                self.initial[symbol] = self._initial_value(symbol)
+                stack.pop()
         return self.initial[name]
+
+    def initial_reads(self, name: str) -> list[str]:
+        """The symbols whose initial values :meth:`_initial_value` of ``name`` reads."""
+        for source in (self.initial_assignments, self.rules):
+            if name in source:
+                symbols = (self.species, self.compartments, self.parameters)
+                names = _math_names(source[name], libsbml.AST_NAME)
+                return [n for n in names if any(n in symbol for symbol in symbols)]
+        species = self.species.get(name)
+        if species is not None and (
+            not species.getHasOnlySubstanceUnits()
+            or (not species.isSetInitialAmount() and species.isSetInitialConcentration())
+        ):
+            return [species.getCompartment()]
+        return []
 
     def _initial_value(self, name: str) -> float:
         for source, what in ((self.initial_assignments, "initial assignment"),
                              (self.rules, "assignment rule")):
             if name in source:
-                tree = self.translate(
-                    source[name], self.resolve_initial, f"the {what} for {name!r}"
-                )
-                return float(Expression(tree).evaluate(jnp.zeros(0), {}))
+                where = f"the {what} for {name!r}"
+                tree = self.translate(source[name], self.resolve_initial, where)
+                with _within(where):
+                    value = float(Expression(tree).evaluate(jnp.zeros(0), {}))
+                if not math.isfinite(value):
+                    raise ValueError(f"{where} gives {value} at the initial time; values must "
+                                     "be finite")
+                return value
         if name in self.species:
             amount = self.initial_amount(name)
             if self.species[name].getHasOnlySubstanceUnits():
@@ -311,14 +548,21 @@ class _Loader:
         raise ValueError(f"species {sid!r} has no initial amount or concentration")
 
     # ----------------------------------------------------------------------- building blocks
-    def expression(self, tree: Node, local: Mapping[str, float] | None = None) -> Expression:
-        """The tree with its parameter values (local ones first, then global initial values)."""
+    def expression(
+        self, tree: Node, where: str, local: Mapping[str, float] | None = None
+    ) -> Expression:
+        """The tree with its parameter values (local ones first, then global initial values).
+
+        Raises:
+            ValueError: naming ``where``, e.g. for a parameter whose value is not finite.
+        """
         local = local or {}
         values = {
             name: local[name] if name in local else self.initial_value(name)
             for name in names(tree, "param")
         }
-        return Expression(tree, values)
+        with _within(where):
+            return Expression(tree, values)
 
     def amount_tree(self, sid: str, tree: Node) -> Node:
         """Converts a value in ``sid``'s math units (amount or concentration) to an amount."""
@@ -326,8 +570,9 @@ class _Loader:
             return tree
         return ("times", tree, self.resolve(self.species[sid].getCompartment()))
 
-    def state_function(self, sid: str, tree: Node) -> StateFunction:
-        return StateFunction(self.expression(self.amount_tree(sid, tree)), tuple(self.species))
+    def state_function(self, sid: str, tree: Node, where: str) -> StateFunction:
+        expression = self.expression(self.amount_tree(sid, tree), where)
+        return StateFunction(expression, tuple(self.species))
 
     def side(self, references, reaction_id: str) -> str:
         terms = []
@@ -340,9 +585,12 @@ class _Loader:
             if not reference.isSetStoichiometry():
                 raise ValueError(f"{where}: the stoichiometry is not set")
             value = reference.getStoichiometry()
-            if value <= 0 or value != round(value):
+            if not (math.isfinite(value) and value > 0 and value == round(value)):
+                raise ValueError(f"{where}: stoichiometry {value} is not a positive integer")
+            if value > MAX_COUNT:
                 raise ValueError(
-                    f"{where}: stoichiometry {value} is not a positive integer"
+                    f"{where}: stoichiometry {value:.0f} is larger than the largest count "
+                    f"jumpax represents ({MAX_COUNT})"
                 )
             terms.append(sid if value == 1 else f"{int(value)} {sid}")
         return " + ".join(terms) or "0"
@@ -361,7 +609,10 @@ class _Loader:
         if not reactions:
             raise ValueError("the SBML model has no reactions")
         rules = [
-            AssignmentRule(sid, self.state_function(sid, self.rule_tree(sid)))
+            AssignmentRule(
+                sid,
+                self.state_function(sid, self.rule_tree(sid), f"the assignment rule for {sid!r}"),
+            )
             for sid in self.rules
             if sid in self.species
         ]
@@ -377,8 +628,6 @@ class _Loader:
                 f"reaction {rid!r} is reversible; write the forward and backward directions "
                 "as two irreversible reactions"
             )
-        if reaction.isSetFast() and reaction.getFast():
-            raise ValueError(f"reaction {rid!r} is fast; fast reactions are not supported")
         law = reaction.getKineticLaw()
         if law is None or not law.isSetMath():
             raise ValueError(f"reaction {rid!r} has no kinetic law")
@@ -410,7 +659,8 @@ class _Loader:
                 f"reaction {rid!r}: local parameters {clashes} shadow global ones that an "
                 "assignment rule read by the kinetic law also uses; rename them"
             )
-        kinetics = ExpressionKinetics(self.expression(tree, local))
+        where = f"the kinetic law of reaction {rid!r}"
+        kinetics = ExpressionKinetics(self.expression(tree, where, local))
         name = reaction.getName() if reaction.isSetName() else rid
         annotated = annotated_kinetics(law, rid)
         if annotated is None:
@@ -437,28 +687,29 @@ class _Loader:
                     f"{where} assigns {variable!r}, which is not a variable species; events "
                     "may only change species amounts"
                 )
-            tree = self.translate(
-                assignment.getMath(), self.resolve, f"{where}, the assignment to {variable!r}"
-            )
-            assignments.append((variable, self.state_function(variable, tree)))
+            what = f"{where}, the assignment to {variable!r}"
+            tree = self.translate(assignment.getMath(), self.resolve, what)
+            assignments.append((variable, self.state_function(variable, tree, what)))
         tree = self.translate(
             trigger.getMath(), self.resolve, f"the trigger of {where}", allow_time=True
         )
         initial_value = trigger.getInitialValue()
         if not uses_time(tree):
-            condition = self.expression(tree)
+            condition = self.expression(tree, f"the trigger of {where}")
             if not condition.is_condition:
                 raise ValueError(f"the trigger of {where} is not a condition: {condition}")
-            return StateEvent(
-                StateFunction(condition, tuple(self.species)), assignments, initial_value
-            )
+            with _within(where):
+                return StateEvent(
+                    StateFunction(condition, tuple(self.species)), assignments, initial_value
+                )
         time = self.trigger_time(tree, where)
         if time <= 0 and not initial_value:
             raise ValueError(
                 f"{where} fires at the initial time (time >= {time} with initialValue=false); "
                 "jumpax time events fire only after t0"
             )
-        return TimeEvent(time, assignments)
+        with _within(where):
+            return TimeEvent(time, assignments)
 
     def trigger_time(self, tree: Node, where: str) -> float:
         """``c`` of a trigger ``time >= c`` (or ``time > c``, ``c <= time``, ``c < time``)."""
@@ -469,7 +720,8 @@ class _Loader:
         if kind in ("geq", "gt") and len(operands) == 2 and operands[0] == ("time",):
             bound = operands[1]
             if not uses_time(bound) and not names(bound, "species"):
-                return float(self.expression(bound).evaluate(jnp.zeros(0), {}))
+                value = self.expression(bound, f"the trigger of {where}")
+                return float(value.evaluate(jnp.zeros(0), {}))
         raise ValueError(
             f"the trigger of {where} mixes time with other conditions; jumpax supports "
             "'time >= value' triggers and triggers on the state alone"
@@ -497,8 +749,10 @@ def load_sbml(source: str | os.PathLike | bytes) -> ReactionNetwork:
 
     Raises:
         FileNotFoundError: for a missing file.
-        ValueError: for malformed XML or invalid SBML (with libsbml's messages), oversized or
-            too deeply nested input, undefined identifiers, and any unsupported element
+        TypeError: for a source that is neither a path nor text nor bytes.
+        ValueError: for a path that is not a regular file, malformed XML or invalid SBML (with
+            libsbml's messages), oversized or too deeply nested input, chains of definitions
+            longer than :data:`MAX_CHAIN`, undefined identifiers, and any unsupported element
             (the message names it).
     """
     document = _parse_document(_read_text(source))

@@ -133,6 +133,8 @@ class _Translator:
             raise self.fail(f"the MathML function {_AST_UNSUPPORTED[kind]!r} is not supported")
         if kind not in _AST_OPERATIONS:
             label = ast.getName() or libsbml.formulaToL3String(ast)
+            if kind == libsbml.AST_UNKNOWN:  # e.g. an <apply> whose operator libsbml lost
+                raise self.fail(f"malformed MathML: libsbml could not read {label!r}")
             raise self.fail(f"unsupported MathML element {label!r}")
         children = [
             self.translate(ast.getChild(i), depth + 1, bindings)

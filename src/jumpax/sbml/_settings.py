@@ -9,6 +9,8 @@ import pathlib
 
 import numpy as np
 
+from ._load import _read_file
+
 
 @dataclasses.dataclass(frozen=True)
 class SimulationSettings:
@@ -57,11 +59,17 @@ def load_settings(path: str | os.PathLike) -> SimulationSettings:
         path: the settings file.
 
     Raises:
-        ValueError: for a line that is not ``key: value``, or missing or invalid
-            ``start``, ``duration`` or ``steps``.
+        FileNotFoundError: for a missing file.
+        ValueError: for a path that is not a regular file (see :func:`jumpax.load_sbml`), a
+            file that is not UTF-8 text, a line that is not ``key: value``, or missing or
+            invalid ``start``, ``duration`` or ``steps``.
     """
+    try:
+        text = _read_file(pathlib.Path(path)).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: settings files must be UTF-8 encoded: {error}") from None
     entries = {}
-    for number, line in enumerate(pathlib.Path(path).read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         key, colon, value = line.partition(":")
@@ -73,8 +81,8 @@ def load_settings(path: str | os.PathLike) -> SimulationSettings:
         steps = int(entries["steps"])
     except (KeyError, ValueError) as error:
         raise ValueError(f"{path}: missing or invalid start, duration or steps ({error})") from None
-    if not (math.isfinite(start) and duration > 0 and steps > 0):
-        raise ValueError(f"{path}: need a finite start, duration > 0 and steps > 0")
+    if not (math.isfinite(start) and 0 < duration < math.inf and steps > 0):
+        raise ValueError(f"{path}: need a finite start, a finite duration > 0 and steps > 0")
     return SimulationSettings(
         start=start,
         duration=duration,
