@@ -627,7 +627,7 @@ def checked_state(
         check_host_values("x0 counts", state.astype(np.float64), whole=True)
         if integer and np.any(state > MAX_COUNT):
             raise ValueError(f"x0 counts must be at most 2**31 - 1 = {MAX_COUNT}, got {state}")
-        if np.any(state > np.finfo(dtype).max):
+        if not integer and np.any(state > np.finfo(dtype).max):
             raise ValueError(f"x0 counts must be finite in {np.dtype(dtype).name}, got {state}")
         return state.astype(dtype)
     if integer:

@@ -24,6 +24,7 @@ __all__ = [
     "output_file",
     "positive_float",
     "positive_float_list",
+    "integer_at_least",
     "positive_int",
     "seed",
 ]
@@ -36,15 +37,27 @@ class UsageError(ValueError):
     """A bad command-line argument found by a command before it runs; the message names it."""
 
 
-def positive_int(text: str) -> int:
-    """An ``argparse`` type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+def integer_at_least(minimum: int, *, even: bool = False) -> Callable[[str], int]:
+    """An ``argparse`` type: an integer of at least ``minimum`` (and even, with ``even``)."""
+    if minimum == 1 and not even:
+        wanted = "a positive integer"
+    else:
+        wanted = f"{'an even' if even else 'an'} integer >= {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if value < minimum or (even and value % 2):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
+        return value
+
+    return parse
+
+
+positive_int = integer_at_least(1)
+"""An ``argparse`` type: an integer of at least 1."""
 
 
 def positive_float(text: str) -> float:

@@ -53,7 +53,7 @@ from jumpax.models import telegraph
 from jumpax.optimization import reinforce_loss
 
 from .._files import atomic_write
-from ._arguments import UsageError, image_file, output_file, seed
+from ._arguments import UsageError, image_file, integer_at_least, output_file, seed
 from .plotting import save_figure
 
 __all__ = [
@@ -662,26 +662,6 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _even_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 4 or value % 2:
-        raise argparse.ArgumentTypeError(f"expected an even integer >= 4, got {text!r}")
-    return value
-
-
-def _iterations(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 4:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 4, got {text!r}")
-    return value
-
-
 def add_fit_command(subcommands: Any) -> argparse.ArgumentParser:
     """Registers ``jumpax fit`` on an ``argparse`` sub-parsers object.
 
@@ -703,9 +683,12 @@ def add_fit_command(subcommands: Any) -> argparse.ArgumentParser:
         help="moment matching, distribution matching, or both (default)",
     )
     parser.add_argument("--seed", type=seed, default=0, help="PRNG seed (data and fit)")
-    parser.add_argument("--iterations", type=_iterations, default=200, help="Adam steps")
+    parser.add_argument("--iterations", type=integer_at_least(4), default=200, help="Adam steps")
     parser.add_argument(
-        "--cells", type=_even_int, default=2000, help="simulated cells per step (even)"
+        "--cells",
+        type=integer_at_least(4, even=True),
+        default=2000,
+        help="simulated cells per step (even)",
     )
     parser.add_argument(
         "--data", type=pathlib.Path, default=None,
