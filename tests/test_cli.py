@@ -57,6 +57,7 @@ def test_models_listing(capsys):
     assert "telegraph" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_demo_runs(tmp_path, capsys):
     assert cli.main(["demo", "--out-dir", str(tmp_path)]) == 0
     text = capsys.readouterr().out

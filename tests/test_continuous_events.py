@@ -78,6 +78,7 @@ def x64():
     jax.config.update("jax_enable_x64", previous)
 
 
+@pytest.mark.slow
 def test_ode_time_event_and_rule():
     ts = jnp.array([0.0, 1.0, 5.0, 6.0])
     results = MeanFieldModel(immigration_death_with_event())({"X": 0}, 6.0, save_at=ts)

@@ -78,6 +78,13 @@ def run_case(case):
 
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+LARGE_COUNT = {"00005", "00023"}
+"""About 10^4 events per trajectory: run with the slow suites."""
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in LARGE_COUNT else c for c in sorted(CASES)],
+)
 def test_dsmts_case(case):
     assert_passes(case, list(run_case(case)), check_y=case not in SKEWED)

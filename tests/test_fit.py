@@ -64,6 +64,7 @@ def test_fit_rates_runs_and_validates(data):
         fit.fit_rates(jax.random.key(2), data, iterations=2)
 
 
+@pytest.mark.slow
 def test_fit_command_prints_a_table_writes_data_and_plot(tmp_path, capsys):
     csv, png = tmp_path / "cells.csv", tmp_path / "fit.png"
     args = parse("--method", "distribution", "--iterations", "4", "--cells", "100", "--quiet",

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 import jumpax as jx
 from jumpax._network._network import parse_reaction
@@ -305,6 +306,7 @@ def test_reaction_parser_fuzz():
     assert not escapes, f"{len(escapes)} escapes:\n" + "\n".join(escapes[:50])
 
 
+@pytest.mark.slow
 def test_sbml_loader_fuzz():
     inputs = sbml_inputs()
     loaded = 0

@@ -1,6 +1,7 @@
 import argparse
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from jumpax.apps import learn
@@ -21,6 +22,7 @@ def test_total_variation():
     np.testing.assert_allclose(learn.total_variation(a, np.array([1, 1, 1, 1])), 0.5)
 
 
+@pytest.mark.slow
 def test_cli_entry_point_runs_end_to_end(capsys):
     parser = argparse.ArgumentParser()
     learn.add_arguments(parser)

@@ -4,9 +4,12 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 EXAMPLE = pathlib.Path(__file__).parents[1] / "examples" / "multihost.py"
 
 
+@pytest.mark.slow
 def test_multihost_example_matches_single_process():
     out = subprocess.run(
         [sys.executable, str(EXAMPLE), "--n", "200", "--coordinator", "localhost:12377"],

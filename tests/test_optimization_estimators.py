@@ -103,6 +103,7 @@ def test_reinforce_is_unbiased(name, variant):
         assert np.all(se < 0.5 * np.asarray(plain).std(axis=0) / np.sqrt(N))
 
 
+@pytest.mark.slow
 def test_reinforce_loss_averages_trajectories_and_accepts_models():
     build, log_k = PROBLEMS["birth_death"]
     model = jx.StochasticModel(build(log_k), t1=T1, max_steps=MAX_STEPS)

@@ -772,7 +772,7 @@ def test_annotated_mass_action_with_huge_coefficients_is_refused():
     assert text.count('stoichiometry="2"') == 1
     for coefficient in (171, 2**31 - 1):
         edited = text.replace('stoichiometry="2"', f'stoichiometry="{coefficient}"')
-        with pytest.raises(ValueError, match=f"'reaction_0'.*coefficient of {coefficient} has no"):
+        with pytest.raises(ValueError, match=f"'reaction_0'.*coefficient of {coefficient}"):
             load_sbml(edited)
     edited = text.replace('stoichiometry="2"', 'stoichiometry="170"')
     with pytest.raises(ValueError, match=r"'reaction_0'.*gives the law .{150,200} \.\.\., but"):

@@ -32,7 +32,7 @@ MAX_TOTAL_Z_FAILURES = 6
 MAX_TOTAL_Y_FAILURES = 12
 
 
-LARGE_COUNT = {"00005", "00023"}
+LARGE_COUNT = test_dsmts.LARGE_COUNT
 
 
 @functools.cache
@@ -62,13 +62,22 @@ def verdicts(case: str) -> tuple[Verdict, ...]:
     return tuple(check(case, {s: x[:, :, model.species.index(s)] for s in settings.amount}))
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=pytest.mark.slow) if c in LARGE_COUNT else c for c in CASES]
+)
 def test_dsmts_case_from_sbml(case):
     assert_passes(case, list(verdicts(case)), check_y=case not in SKEWED)
 
 
-def test_dsmts_failure_totals():
-    rows = [(case, v) for case in CASES for v in verdicts(case)]
+@pytest.mark.parametrize(
+    "cases",
+    [
+        pytest.param([c for c in CASES if c not in LARGE_COUNT], id="default"),
+        pytest.param(CASES, id="all", marks=pytest.mark.slow),
+    ],
+)
+def test_dsmts_failure_totals(cases):
+    rows = [(case, v) for case in cases for v in verdicts(case)]
     for case, v in rows:
         print(f"{case} {v.species:6s} Z {v.z_failures} (max {v.max_abs_z:.2f})  "
               f"Y {v.y_failures} (max {v.max_abs_y:.2f})")

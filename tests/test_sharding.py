@@ -9,6 +9,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jumpax as jx
 
@@ -29,6 +30,7 @@ def _run_on_two_devices(script):
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_pathwise_gradients_with_two_devices():
     """Pathwise solvers are differentiated through the loop: they run unsharded, and work."""
     _run_on_two_devices(
@@ -48,6 +50,7 @@ def test_pathwise_gradients_with_two_devices():
     )
 
 
+@pytest.mark.slow
 def test_two_host_devices_match_one(tmp_path):
     script = textwrap.dedent(
         f"""

@@ -126,6 +126,7 @@ def test_relaxation_bound_keeps_the_stationary_variance():
     assert variance[None] > 2.0
 
 
+@pytest.mark.slow
 def test_low_copy_species_consumed_by_a_fast_reaction():
     # A is produced slowly and consumed fast by A + B -> P (B ~ 10,000): A is 0 or 1 most of
     # the time. A leap sized for B alone would fire A + B -> P many times per copy of A.
