@@ -767,11 +767,12 @@ class ExpressionKinetics(AbstractKinetics):
 
     def ode_rate(self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array):
         """The expression's value, unchecked."""
-        return general_rates([self], _coefficients(reactants, x), x, index, exact=False)[0]
+        return general_rates([self], x, index)[0]
 
     def propensity(self, x: Array, reactants: Reactants, index: Mapping[str, int], volume: Array):
         """The expression's value; an error if it is negative or not finite while it counts."""
-        return general_rates([self], _coefficients(reactants, x), x, index, exact=True)[0]
+        available = jnp.all(x[None, :] >= _coefficients(reactants, x), axis=1)
+        return general_rates([self], x, index, available=available)[0]
 
 
 def _coefficients(reactants: Reactants, x: Array) -> np.ndarray:
@@ -784,30 +785,28 @@ def _coefficients(reactants: Reactants, x: Array) -> np.ndarray:
 
 def general_rates(
     laws: list[ExpressionKinetics],
-    reactants: np.ndarray,
     x: Array,
     index: Mapping[str, int],
     *,
-    exact: bool,
+    available: Array | None = None,
 ) -> Array:
     """The rates of many general rate laws, evaluated together (see :func:`evaluate_together`).
 
     Args:
         laws: the rate laws.
-        reactants: ``(len(laws), n_species)`` the reactant coefficients of each law's reaction.
         x: species amounts, shape ``(n_species,)``.
         index: maps species names to positions in ``x``.
-        exact: propensities, checked: a negative, infinite or NaN value of a reaction whose
-            reactants are available raises (:func:`equinox.branched_error_if`, naming the law);
-            else ODE rates, unchecked.
+        available: ``None`` for ODE rates, unchecked; else propensities, checked with
+            ``(len(laws),)`` flags of whose reactants are available: a negative, infinite or
+            NaN value of an available reaction raises (:func:`equinox.branched_error_if`,
+            naming the law).
 
     Returns:
         ``(len(laws),)`` rates, in the dtype of ``x``.
     """
     values = evaluate_together([law.expression for law in laws], x, index).astype(x.dtype)
-    if not exact:
+    if available is None:
         return values
-    available = jnp.all(x[None, :] >= reactants, axis=1)
     invalid = available & ~((values >= 0) & jnp.isfinite(values))
     return eqx.branched_error_if(
         values,

@@ -449,12 +449,13 @@ class ReactionNetwork(eqx.Module):
             if len(mass_action) == self.n_reactions:
                 return grouped
         rates = jnp.zeros(self.n_reactions, x.dtype)
+        available = jnp.all(x[None, :] >= self.reactant_matrix, axis=1) if exact else None
         if mass_action:
             rates = rates.at[np.array(mass_action)].set(grouped)
         if general:
             grouped = general_rates(
-                [kinetics[j] for j in general], self.reactant_matrix[general], x, self.index,
-                exact=exact,
+                [kinetics[j] for j in general], x, self.index,
+                available=None if available is None else available[np.array(general)],
             )
             rates = rates.at[np.array(general)].set(grouped)
         if others:
@@ -466,7 +467,6 @@ class ReactionNetwork(eqx.Module):
             rates = rates.at[np.array(others)].set(jnp.stack(one_by_one).astype(x.dtype))
         if exact:
             gated = np.array([j not in mass_action for j in range(self.n_reactions)])
-            available = jnp.all(x[None, :] >= self.reactant_matrix, axis=1)
             rates = jnp.where(gated & ~available, 0.0, rates)
         return rates
 

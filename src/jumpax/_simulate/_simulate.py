@@ -199,23 +199,21 @@ def _run(
 
     Returns:
         ``(results, invalid, parameters_ok)``: the results, the invalid-assignment flags and
-        the network's parameter checks (see :meth:`ReactionNetwork.parameter_checks`).
+        the network's parameter checks (see :meth:`ReactionNetwork.parameters_ok`).
     """
     parameters_ok = network.parameters_ok()
     # Parameters outside their domain: simulate nothing (t1 = t0) and let the caller raise.
     t1 = jnp.where(jnp.all(parameters_ok), t1, t0)
     padded = indices.shape[0]
-    words = jnp.broadcast_to(_random.key_words(key), (padded, _random.key_words(key).shape[0]))
+    words = _random.key_words(key)
+    words = jnp.broadcast_to(words, (padded, words.shape[0]))
     if x0.ndim == 1:
         x0 = jnp.broadcast_to(x0, (padded, x0.shape[0]))
     else:
         x0 = jnp.concatenate([x0, x0[: padded - x0.shape[0]]])
     config = _Ensemble(solver, mode, max_steps, mesh, traced)
-    if solver.reverse_differentiable:
-        out = config(words, indices, x0, network, t0, t1, ts)
-    else:
-        out = config.vmappable(words, indices, x0, network, t0, t1, ts)
-    results, invalid = out
+    ensemble = config if solver.reverse_differentiable else config.vmappable
+    results, invalid = ensemble(words, indices, x0, network, t0, t1, ts)
     if single:
         results, invalid = jax.tree.map(lambda leaf: leaf[0], (results, invalid))
     elif padded > batch:
