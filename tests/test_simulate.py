@@ -384,6 +384,26 @@ def test_vmap_over_rates_still_works():
     np.testing.assert_allclose(means, 10.0 / deaths, rtol=0.15)  # Poisson(10/d), n = 400
 
 
+def test_vmap_over_rates_checks_once_and_refuses_a_bad_element():
+    # Mapped over a rate (per-environment or per-particle parameters), the loop is vmapped
+    # but the checks run once on the stacked results: the same host callbacks as one call.
+    import equinox as eqx
+
+    net = jx.models.birth_death()
+
+    def final(death):
+        n = eqx.tree_at(lambda n: n.reactions[1].kinetics.k, net, death)
+        return jx.simulate(KEY, n, n.x0, 5.0, save_at="final").x
+
+    single = jax.jit(final).lower(jnp.array(0.1)).as_text()
+    mapped = jax.jit(jax.vmap(final)).lower(jnp.ones(50)).as_text()
+    assert mapped.count("callback") == single.count("callback")
+    np.testing.assert_array_equal(jax.jit(jax.vmap(final))(jnp.array([0.1, 0.2]))[1],
+                                  final(jnp.array(0.2)))
+    with pytest.raises(Exception, match="reaction 'death'"):
+        jax.block_until_ready(jax.jit(jax.vmap(final))(jnp.array([0.1, -0.2, 0.3])))
+
+
 def test_rates_driven_negative_are_refused_even_under_jit():
     import equinox as eqx
 

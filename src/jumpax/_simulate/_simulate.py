@@ -244,14 +244,22 @@ class _Ensemble(eqx.Module):
         check and one warning for the whole ensemble, even under ``vmap``.
         """
         results, invalid = self._simulate(words, indices, x0, network, t0, t1, ts)
+        return self._checked(results, invalid, network.parameters_ok(), network.parameter_labels)
+
+    def _checked(self, results, invalid, parameters_ok, labels):
+        """``(results, invalid)``, checked inside the computation when :attr:`traced`.
+
+        Any failed flag in ``parameters_ok`` or any ``invalid`` trajectory raises a runtime
+        error; overflows warn.
+        """
         if self.traced:
             warn_on_overflow(results.overflow)
-            bad_parameters = ~jnp.all(network.parameters_ok())
+            bad_parameters = ~jnp.all(parameters_ok)
             results = eqx.branched_error_if(
                 results,
                 bad_parameters | jnp.any(invalid),
                 jnp.where(bad_parameters, 0, 1),
-                [_parameters_message(network.parameter_labels, "in one of"), _INVALID],
+                [_parameters_message(labels, "in one of"), _INVALID],
             )
         return results, invalid
 
@@ -287,15 +295,23 @@ class _Ensemble(eqx.Module):
             ensemble, network = eqx.combine(dynamic, static)
             return ensemble(words, indices, x0, network, t0, t1, ts)
 
+        def unchecked(words, indices, x0, dynamic, t0, t1, ts):
+            ensemble, network = eqx.combine(dynamic, static)
+            results, invalid = ensemble._simulate(words, indices, x0, network, t0, t1, ts)
+            return results, invalid, network.parameters_ok()
+
         folded = jax.custom_batching.custom_vmap(call)
 
         @folded.def_vmap
         def rule(axis_size, in_batched, words, indices, x0, dynamic, t0, t1, ts):
             rows_only = not any(jax.tree.leaves(in_batched[3:]))
             if not rows_only:
-                # Mapped over the network or the times: a plain vmap of the loop.
+                # Mapped over the network or the times: a vmap of the loop, checked once.
                 in_axes = jax.tree.map(lambda b: 0 if b else None, tuple(in_batched))
-                out = jax.vmap(call, in_axes=in_axes)(words, indices, x0, dynamic, t0, t1, ts)
+                results, invalid, parameters_ok = jax.vmap(unchecked, in_axes=in_axes)(
+                    words, indices, x0, dynamic, t0, t1, ts
+                )
+                out = self._checked(results, invalid, parameters_ok, network.parameter_labels)
                 return out, jax.tree.map(lambda _: True, out)
             n = indices.shape[-1]
 
