@@ -1,5 +1,9 @@
-"""The seed path ``jumpax.dynamics``: re-exports :mod:`jumpax.learning._dynamics`."""
+"""The seed path ``jumpax.dynamics``: re-exports :mod:`jumpax.learning._dynamics`.
 
+It also holds :class:`CountSurrogate`, a ready-made ``func`` for reaction networks.
+"""
+
+from .learning._count_surrogate import CountSurrogate  # noqa: F401
 from .learning._dynamics import (  # noqa: F401
     AbstractDeterministicModel,
     AbstractDynamicsModel,
@@ -23,6 +27,7 @@ __all__ = [
     "AbstractStochasticModel",
     "CategoricalDist",
     "ConcatInputs",
+    "CountSurrogate",
     "Forward",
     "NormalDist",
     "RewardFunction",

@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``jumpax`` argument parser with all sub-commands."""
     parser = argparse.ArgumentParser(
         prog="jumpax",
-        description="Exact stochastic simulation, inference and learning for reaction networks.",
+        description="Exact stochastic simulation, inference, learning and control of reaction "
+        "networks.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -238,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .fit import add_fit_command
 
     add_fit_command(commands)
+
+    from .control import add_control_command
+
+    add_control_command(commands)
 
     demo = commands.add_parser("demo", help="a short tour of what jumpax does")
     demo.add_argument(

@@ -5,7 +5,8 @@ The recipe, each step a public function:
 1. :func:`fit_surrogate`: simulate the network exactly on a time grid of step ``dt``, turn the
    grid into transitions ``x(t) -> x(t + dt)``
    (:meth:`~jumpax.transitions.TransitionBatch.from_simulation`) and fit a
-   :class:`~jumpax.dynamics.StochasticTransitionModel` with :class:`CountSurrogate` as its
+   :class:`~jumpax.dynamics.StochasticTransitionModel` with
+   :class:`~jumpax.dynamics.CountSurrogate` as its
    network by maximum likelihood (:class:`~jumpax.model_updaters.ModelUpdater`).
 2. :func:`rollout`: sample the surrogate forward, ``dt`` at a time.
 3. :func:`compare`: compare the surrogate's marginal distributions at several horizons with a
@@ -21,9 +22,7 @@ import functools as ft
 import math
 import sys
 import time
-from collections.abc import Sequence
 
-import equinox as eqx
 import gymnasium
 import jax
 import jax.numpy as jnp
@@ -32,14 +31,13 @@ import optax
 from jax import Array
 
 from jumpax import ReactionNetwork, models, simulate
-from jumpax.dynamics import StochasticTransitionModel
+from jumpax.dynamics import CountSurrogate, StochasticTransitionModel
 from jumpax.model_updaters import ModelUpdater
 from jumpax.transitions import TransitionBatch
 
 from ._arguments import UsageError, positive_float, positive_float_list, positive_int, seed
 
 __all__ = [
-    "CountSurrogate",
     "add_arguments",
     "compare",
     "fit_surrogate",
@@ -51,45 +49,6 @@ __all__ = [
 
 NO_ACTION = gymnasium.spaces.Box(-np.inf, np.inf, shape=(0,))
 """The action space of an autonomous system: actions are empty vectors."""
-
-
-class CountSurrogate(eqx.Module):
-    """A Gaussian step ``x(t) -> x(t + dt)`` in molecule counts, for a stochastic transition model.
-
-    An MLP sees the counts divided by a fixed typical ``scale`` and predicts the scaled mean
-    increment and the log-variance relative to ``scale**2``::
-
-        mu = x + scale * f_mu(x / scale),    logvar = 2 log(scale) + f_logvar(x / scale)
-
-    so the distribution is over raw counts while the network works with numbers of order one.
-
-    Attributes:
-        mlp: The network, ``n_species -> 2 * n_species``.
-        scale: The typical count of each species (fixed, not trained).
-    """
-
-    mlp: eqx.nn.MLP
-    scale: tuple[float, ...] = eqx.field(static=True)
-
-    def __init__(self, scale: Sequence[float], *, width: int = 32, depth: int = 2, key: Array):
-        """Build the network.
-
-        Args:
-            scale: The typical count of each species, e.g. the mean over the training data.
-            width: Hidden layer width.
-            depth: Number of hidden layers.
-            key: A JAX random key for the initial weights.
-        """
-        n = len(scale)
-        self.scale = tuple(float(s) for s in scale)
-        self.mlp = eqx.nn.MLP(n, 2 * n, width, depth, activation=jax.nn.silu, key=key)
-
-    def __call__(self, s: Array, a: Array) -> Array:
-        """Means then log-variances of the next counts, given counts ``s`` (``a`` is empty)."""
-        scale = jnp.asarray(self.scale)
-        out = self.mlp(s / scale)
-        n = s.shape[0]
-        return jnp.concatenate([s + scale * out[:n], 2 * jnp.log(scale) + out[n:]])
 
 
 def fit_surrogate(
@@ -116,7 +75,7 @@ def fit_surrogate(
         steps: The number of optimizer steps.
         batch_size: Transitions per step, drawn with replacement.
         learning_rate: The initial Adam learning rate (cosine-decayed to 5% of it).
-        width: The width of :class:`CountSurrogate`'s hidden layers.
+        width: The width of :class:`~jumpax.dynamics.CountSurrogate`'s hidden layers.
         progress: Whether to show a progress bar of the optimizer steps (on stderr).
 
     Returns:

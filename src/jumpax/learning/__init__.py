@@ -10,6 +10,7 @@ from . import _model_updaters as model_updaters
 from . import _regularizers as regularizers
 from . import _transitions as transitions
 from . import _value_losses as value_losses
+from ._count_surrogate import CountSurrogate
 from ._dynamics import (
     ConcatInputs,
     RewardFunction,
@@ -23,6 +24,7 @@ from ._transitions import TransitionBatch
 
 __all__ = [
     "ConcatInputs",
+    "CountSurrogate",
     "EntropyRegularizer",
     "KLDivRegularizer",
     "ModelUpdater",
