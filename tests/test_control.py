@@ -140,6 +140,7 @@ def test_rollout_vmaps_over_episodes_with_per_episode_actions():
 # --------------------------------------------------------------------------- gymnasium
 
 
+@pytest.mark.filterwarnings("ignore:.*Box observation space m.*:UserWarning")
 @pytest.mark.parametrize("env_id", list(jc.ENVIRONMENTS))
 def test_registered_environments_pass_gymnasium_check_env(env_id):
     env = gymnasium.make(f"jumpax.control:{env_id}", horizon=5)
@@ -232,11 +233,13 @@ def test_oracle_mpc_beats_the_constant_input_on_a_short_episode():
     # quickly; the constant input creeps up. 16 episodes each, the same keys.
     env = small_gene_env(horizon=6)
     constant = jc.rollout(env, jc.ConstantController(0.25), KEY, 16)
-    mpc = jc.rollout(env, jc.MPCController(env, jc.ExactModel(env), population=16), KEY, 16)
+    planner = jc.MPCController(env, jc.ExactModel(env), population=8, elites=2, samples=2)
+    mpc = jc.rollout(env, planner, KEY, 16)
     assert float(mpc.actions[:, 0].mean()) > 0.9
     assert float(mpc.mean_cost) < 0.6 * float(constant.mean_cost)
 
 
+@pytest.mark.slow
 def test_learned_model_plans_on_fitted_dynamics():
     env = small_gene_env(horizon=10)
     data, episodes = jc.collect_transitions(env, jc.RandomController(env), KEY, 32)
@@ -263,3 +266,16 @@ def test_learned_mpc_beats_the_baselines_and_nears_the_oracle(env_id):
     }
     assert costs["learned_mpc"] < costs["pi"] < costs["constant"]
     assert costs["learned_mpc"] < 1.25 * costs["oracle_mpc"]
+
+
+@pytest.mark.slow
+def test_docs_control_examples_run():
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "control.md").read_text()
+    namespace: dict = {}
+    for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        exec(compile(block, "docs/control.md", "exec"), namespace)  # noqa: S102 (our own docs)
+    assert namespace["episodes"].states.shape == (1000, 21, 2)
+    assert len(namespace["more"]) == 8 * 20

@@ -105,6 +105,8 @@ def run_control(args: argparse.Namespace) -> int:
         "population": args.population,
         "elites": max(1, args.population // 8),
         "lookahead": args.lookahead,
+        "samples": args.samples,
+        "iterations": args.iterations,
     }
     stages = ["constant", "pi", "learned_mpc", "oracle_mpc"]
     with tqdm(total=len(stages), desc="controllers", disable=args.quiet, file=sys.stderr) as bar:
@@ -193,6 +195,12 @@ def add_control_command(subcommands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--lookahead", type=positive_int, default=2, help="MPC planning horizon (steps)"
+    )
+    parser.add_argument(
+        "--samples", type=positive_int, default=8, help="MPC rollouts per sequence"
+    )
+    parser.add_argument(
+        "--iterations", type=positive_int, default=3, help="MPC cross-entropy rounds per step"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run_control, command_parser=parser)

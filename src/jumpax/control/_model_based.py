@@ -162,7 +162,7 @@ def tune_pi(
     env: ControlEnv,
     key: PRNGKeyArray,
     *,
-    kp: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+    kp: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
     ki: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4),
     num_episodes: int = 32,
 ) -> PIController:
