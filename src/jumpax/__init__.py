@@ -1,8 +1,8 @@
 """jumpax: exact stochastic simulation, inference, learning and control of reaction networks.
 
-The simulation core is imported with the package; the learning, SBML and continuous-model parts
-(which pull in Gymnasium, optax, python-libsbml and Diffrax) load on first use, so
-``import jumpax`` stays quick.
+The simulation core is imported with the package; the learning, control, SBML and
+continuous-model parts (which pull in Gymnasium, optax, python-libsbml and Diffrax) load on first
+use, so ``import jumpax`` stays quick.
 """
 
 import importlib
@@ -30,6 +30,7 @@ from ._solver._ssa import AbstractSSA
 from ._solver._tau_leaping import TauLeaping
 
 _LAZY_SUBMODULES = (
+    "control",
     "dynamics",
     "learning",
     "model_updaters",
