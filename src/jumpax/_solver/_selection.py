@@ -12,7 +12,7 @@ propensity's interval is empty, so a zero-propensity reaction can never be chose
 Two reactions need no cumulative sum: reaction 0 fires iff ``u a1 < (1 - u) a0``, with
 relative errors only. Large networks use a two-level search (blocks of about ``sqrt(n)``
 reactions): a block by its total, then a reaction of the chosen block with a second uniform,
-so the cost is about ``n + 12 sqrt(n)`` operations rather than ``6 n``.
+so the cost is about ``n + 12 sqrt(n)`` operations rather than ``6 n log2(n)``.
 """
 
 from __future__ import annotations
@@ -45,20 +45,26 @@ def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
 
 
 def cumulative(a: Array) -> tuple[Array, Array]:
-    """Compensated cumulative sums along the last axis: ``(hi, lo)``, ``hi + lo`` to ~48 bits.
+    """Compensated cumulative sums along the last axis: ``(hi, lo)``, ``hi + lo`` to ~46 bits.
 
-    A sequence of TwoSums (six operations per entry). For the short vectors it is used on
-    (fewer than ``TWO_LEVEL_FROM`` entries, or one block) this is cheaper than XLA's
-    cumulative sum on CPU, which is a quadratic window reduction.
+    A parallel prefix (Hillis and Steele) on double words: ``log2(n)`` rounds, each adding to
+    every entry the entry ``d`` places before it with a TwoSum and summing the low parts, so
+    each round is one vector operation. (A sequential chain of TwoSums has the same accuracy,
+    but XLA's CPU fusion recomputes the chain's prefix in the fusion of every entry it
+    outputs, a quadratic cost that dominates single-trajectory runs; XLA's own cumulative sum
+    is a quadratic window reduction.) The low parts carry relative errors of ``2**-24`` of
+    terms of size ``2**-24`` of the sums, per round.
     """
-    total, error = a[..., 0], jnp.zeros_like(a[..., 0])
-    his, los = [total], [error]
-    for j in range(1, a.shape[-1]):
-        total, e = two_sum(total, a[..., j])
-        error = error + e
-        his.append(total)
-        los.append(error)
-    return jnp.stack(his, axis=-1), jnp.stack(los, axis=-1)
+    hi, lo = a, jnp.zeros_like(a)
+    n, shift = a.shape[-1], 1
+    while shift < n:
+        pad = [(0, 0)] * (a.ndim - 1) + [(shift, 0)]
+        before_hi = jnp.pad(hi[..., :-shift], pad)
+        before_lo = jnp.pad(lo[..., :-shift], pad)
+        hi, error = two_sum(before_hi, hi)
+        lo = lo + before_lo + error
+        shift *= 2
+    return hi, lo
 
 
 def _first_above(hi: Array, lo: Array, target_hi: Array, target_lo: Array) -> Array:
