@@ -137,23 +137,23 @@ def simulate(
         # One shard of the ensemble per device: pad to a multiple of the device count.
         indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
         mesh = _ensemble_mesh(tuple(local_devices))
-    if not solver.reverse_differentiable:
+    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(
+        (key, network, x0, t0, t1, ts)
+    ))
+    if traced and not solver.reverse_differentiable:
         # An exact (or leaping) path is a sample: its counts have no pathwise derivative, and
         # REINFORCE differentiates only log_prob of it. Simulating inside a loss then gives
         # the same gradient as simulating outside it.
         network, x0, t0, t1, ts = _constant((network, x0, t0, t1, ts))
-    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(
-        (key, network, x0, t0, t1, ts)
-    ))
     results, invalid, parameters_ok = _run(
         key, indices.astype(np.uint32), x0, network, t0, t1, ts, solver, mode, int(max_steps),
         mesh, batch, num_trajectories is None, traced,
     )
     if not traced:
-        labels = network.parameter_labels
         flags = np.asarray(parameters_ok)
-        bad = [label for label, ok in zip(labels, flags, strict=True) if not ok]
-        if bad:
+        if not np.all(flags):
+            labels = network.parameter_labels
+            bad = [label for label, ok in zip(labels, flags, strict=True) if not ok]
             raise ValueError(_parameters_message(bad, "in"))
         if np.any(np.asarray(invalid)):
             raise ValueError(_INVALID)
