@@ -1,0 +1,136 @@
+"""Which rate parameters are fitted: names resolved to leaves of a network, on the log scale.
+
+A name is a reaction name (for a rate law with one parameter, e.g. mass action's ``k``),
+``reaction.parameter`` (e.g. ``"U synthesis.K"``), or an SBML parameter id read by the rate
+laws of one or several reactions (``load_sbml`` keeps SBML ids as the parameter names of
+``ExpressionKinetics``): every reaction that reads it is set together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+from .._network._expressions import ExpressionKinetics
+from .._network._kinetics import MassAction
+from .._network._network import ReactionNetwork
+
+__all__ = ["ParameterSet"]
+
+
+def _reaction_names(network: ReactionNetwork) -> list[str]:
+    return [r.label for r in network.reactions]
+
+
+def _getter(network: ReactionNetwork, i: int, key: str):
+    """A function returning the leaf of parameter ``key`` of reaction ``i``."""
+    kinetics = network.reactions[i].kinetics
+    if isinstance(kinetics, MassAction) and kinetics.transform is not None:
+        raise ValueError(
+            f"reaction {network.reactions[i].label!r} has a transformed mass-action rate; "
+            "inference fits rates on the log scale itself: pass the rate untransformed"
+        )
+    if isinstance(getattr(kinetics, key, None), jax.Array):
+        return lambda n: getattr(n.reactions[i].kinetics, key)
+    return lambda n: n.reactions[i].kinetics.parameters[key]
+
+
+class ParameterSet(eqx.Module):
+    """Named rate parameters of a network, read and written on the log scale.
+
+    Attributes:
+        names: The parameter names, as given.
+        locations: For each name, the ``(reaction index, parameter key)`` pairs it sets.
+    """
+
+    names: tuple[str, ...] = eqx.field(static=True)
+    locations: tuple[tuple[tuple[int, str], ...], ...] = eqx.field(static=True)
+
+    def __init__(self, network: ReactionNetwork, names: Sequence[str]):
+        """Resolve ``names`` in ``network``.
+
+        Raises:
+            ValueError: for no names, a repeated name, an unknown or ambiguous name (listing
+                the names that exist), or a shared SBML parameter whose reactions disagree on
+                its value.
+        """
+        names = tuple(names)
+        if not names:
+            raise ValueError("name at least one parameter to fit")
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameters named twice: {names}")
+        locations = []
+        for name in names:
+            found = self._resolve(network, name)
+            values = {float(np.asarray(_getter(network, i, key)(network))) for i, key in found}
+            if len(values) > 1:
+                raise ValueError(f"parameter {name!r} has different values {sorted(values)}")
+            locations.append(tuple(found))
+        self.names = names
+        self.locations = tuple(locations)
+
+    @staticmethod
+    def _resolve(network: ReactionNetwork, name: str) -> list[tuple[int, str]]:
+        reactions = _reaction_names(network)
+        if name in reactions:
+            i = reactions.index(name)
+            keys = list(network.reactions[i].kinetics.parameters)
+            if len(keys) != 1:
+                raise ValueError(
+                    f"reaction {name!r} has parameters {keys}: name one as '{name}.{keys[0]}'"
+                )
+            return [(i, keys[0])]
+        reaction, dot, key = name.rpartition(".")
+        if dot and reaction in reactions:
+            i = reactions.index(reaction)
+            keys = list(network.reactions[i].kinetics.parameters)
+            if key not in keys:
+                raise ValueError(f"reaction {reaction!r} has no parameter {key!r}; it has {keys}")
+            return [(i, key)]
+        shared = [
+            (i, name) for i, r in enumerate(network.reactions)
+            if isinstance(r.kinetics, ExpressionKinetics) and name in r.kinetics.parameters
+        ]
+        if shared:
+            return shared
+        ids = sorted({
+            k for r in network.reactions if isinstance(r.kinetics, ExpressionKinetics)
+            for k in r.kinetics.parameters
+        })
+        raise ValueError(
+            f"unknown parameter {name!r}: use a reaction name ({', '.join(map(repr, reactions))}),"
+            " 'reaction.parameter'" + (f", or a parameter id ({', '.join(ids)})" if ids else "")
+        )
+
+    def values(self, network: ReactionNetwork) -> np.ndarray:
+        """The current values, in the order of :attr:`names`."""
+        return np.array(
+            [float(np.asarray(_getter(network, *where[0])(network))) for where in self.locations]
+        )
+
+    def apply(self, network: ReactionNetwork, log_values: ArrayLike) -> ReactionNetwork:
+        """``network`` with the parameters set to ``exp(log_values)`` (traceable)."""
+        log_values = jnp.asarray(log_values)
+        for j, where in enumerate(self.locations):
+            for i, key in where:
+                leaf = _getter(network, i, key)
+                old = leaf(network)
+                network = eqx.tree_at(leaf, network, jnp.exp(log_values[j]).astype(old.dtype))
+        return network
+
+    def log_values(self, network: ReactionNetwork) -> Array:
+        """The current values on the log scale.
+
+        Raises:
+            ValueError: if a value is not positive (it has no logarithm).
+        """
+        values = self.values(network)
+        bad = [n for n, v in zip(self.names, values, strict=True) if not v > 0]
+        if bad:
+            raise ValueError(f"parameters {bad} must be positive to be fitted on the log scale")
+        return jnp.log(jnp.asarray(values, jnp.float32))

@@ -1,0 +1,197 @@
+import csv
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.linalg import expm
+from scipy.stats import norm
+
+import jumpax as jx
+from jumpax import inference as ji
+
+KEY = jax.random.key(0)
+DSMTS_00001 = "tests/data/dsmts/00001-sbml-l3v2.xml"
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def test_parameter_names_resolve_to_reactions_parameters_and_sbml_ids():
+    net = jx.models.toggle_switch()
+    params = ji.ParameterSet(net, ["U decay", "U synthesis.K"])
+    np.testing.assert_allclose(params.values(net), [1.0, 10.0])
+    new = params.apply(net, jnp.log(jnp.array([2.0, 5.0])))
+    assert float(new.reactions[2].kinetics.k) == pytest.approx(2.0)
+    assert float(new.reactions[0].kinetics.K) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="has parameters"):
+        ji.ParameterSet(net, ["U synthesis"])  # Hill: vmax, K, n
+    with pytest.raises(ValueError, match="unknown parameter 'growth'"):
+        ji.ParameterSet(net, ["growth"])
+    with pytest.raises(ValueError, match="no parameter 'q'"):
+        ji.ParameterSet(net, ["U synthesis.q"])
+    with pytest.raises(ValueError, match="at least one"):
+        ji.ParameterSet(net, [])
+    sbml = jx.load_sbml(DSMTS_00001)
+    np.testing.assert_allclose(ji.ParameterSet(sbml, ["Lambda", "Mu"]).values(sbml), [0.1, 0.11])
+
+
+# ------------------------------------------------------------------------------- paths
+
+
+def test_paths_round_trip_through_csv_and_give_the_closed_form_mle(tmp_path):
+    net = jx.models.birth_death(birth=10.0, death=0.1)
+    paths = jx.simulate(KEY, net, net.x0, 30.0, num_trajectories=5, max_steps=1000)
+    paths.save(tmp_path / "paths.csv")
+    data = ji.read_paths(tmp_path / "paths.csv", net)
+    np.testing.assert_array_equal(data.n_steps, paths.n_steps)
+    np.testing.assert_allclose(jnp.sum(net.log_prob(data)), jnp.sum(net.log_prob(paths)), rtol=1e-5)
+    start = jx.models.birth_death(birth=3.0, death=0.5)  # fitting does not depend on the start
+    fit = ji.fit_paths(start, data, ["birth", "death"])["parameters"]
+    # Closed form, computed here independently: births / T and deaths / integral of X dt.
+    x, t, r = (np.asarray(a) for a in (paths.x, paths.t, paths.reactions))
+    dt = np.diff(t, axis=1)
+    births, deaths = np.sum(r == 0), np.sum(r == 1)
+    exposure = np.sum(x[:, :-1, 0] * dt)
+    assert fit["birth"]["estimate"] == pytest.approx(births / (5 * 30.0), rel=1e-4)
+    assert fit["death"]["estimate"] == pytest.approx(deaths / exposure, rel=1e-4)
+    # The Fisher information of a Poisson-process rate: se(log k) = 1 / sqrt(events).
+    assert fit["birth"]["se_log"] == pytest.approx(1 / np.sqrt(births), rel=1e-3)
+    assert fit["death"]["se_log"] == pytest.approx(1 / np.sqrt(deaths), rel=1e-3)
+
+
+def test_paths_data_errors_name_the_line(tmp_path):
+    net = jx.ReactionNetwork([jx.Reaction("0 -> X", 1.0, "a"), jx.Reaction("0 -> X", 2.0, "b")])
+    path = tmp_path / "p.csv"
+    path.write_text("trajectory,time,X\n0,0,0\n0,0.5,1\n0,1,1\n")
+    with pytest.raises(ValueError, match="line 3.*several reactions \\(a, b\\)"):
+        ji.read_paths(path, net)
+    path.write_text("trajectory,time,X,reaction\n0,0,0,\n0,0.5,1,b\n0,1,1,\n")
+    assert int(ji.read_paths(path, net).reactions[0, 0]) == 1
+    path.write_text("trajectory,time,X\n0,0,0\n0,0.5,3\n")
+    with pytest.raises(ValueError, match="line 3.*matches no reaction"):
+        ji.read_paths(path, jx.models.birth_death())
+    path.write_text("trajectory,time,X\n0,1,0\n0,0.5,1\n")
+    with pytest.raises(ValueError, match="line 3: time decreases"):
+        ji.read_paths(path, jx.models.birth_death())
+    path.write_text("trajectory,time,Y\n0,1,0\n")
+    with pytest.raises(ValueError, match="missing column"):
+        ji.read_paths(path, jx.models.birth_death())
+    path.write_text("trajectory,time,X\n0,0,1.5\n")
+    with pytest.raises(ValueError, match="whole numbers"):
+        ji.read_paths(path, jx.models.birth_death())
+
+
+def test_a_reaction_that_never_fires_is_reported():
+    net = jx.models.birth_death(birth=10.0, death=1e-9)
+    paths = jx.simulate(KEY, net, net.x0, 1.0, num_trajectories=2, max_steps=200)
+    with pytest.raises(ValueError, match="'death' never fires"):
+        ji.fit_paths(net, paths, ["death"])
+
+
+def test_dsmts_sbml_rates_recovered_from_paths_with_calibrated_intervals():
+    # DSMTS 00001 (birth 0.1 X, death 0.11 X from 100 molecules) loaded from SBML, its SBML
+    # parameter ids fitted. 20 data sets of 10 paths to t = 50: every estimate within 15%, and
+    # the 95% intervals cover the truth in at least 34 of 40 cases (binomial(40, 0.95) puts
+    # 0.5% below that).
+    net = jx.load_sbml(DSMTS_00001)
+    truth = {"Lambda": 0.1, "Mu": 0.11}
+    covered = 0
+    for rep in range(20):
+        paths = jx.simulate(
+            jax.random.key(rep), net, net.x0, 50.0, num_trajectories=10, max_steps=1500
+        )
+        assert not np.any(np.asarray(paths.overflow))
+        fit = ji.fit_paths(net, paths, list(truth))["parameters"]
+        for name, value in truth.items():
+            assert abs(fit[name]["estimate"] / value - 1) < 0.15
+            covered += fit[name]["lower"] <= value <= fit[name]["upper"]
+    assert covered >= 34
+
+
+# -------------------------------------------------------------------------- time series
+
+
+def _immigration_death_series(tmp_path, key, n_series=3, n_times=11, noise_sd=2.0):
+    net = jx.models.immigration_death(alpha=2.0, mu=0.2)
+    t1 = float(n_times - 1)
+    ts = jnp.linspace(0.0, t1, n_times)
+    res = jx.simulate(key, net, net.x0, t1, save_at=ts, num_trajectories=n_series)
+    rng = np.random.default_rng(1)
+    path = tmp_path / "series.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["trajectory", "time", "X"])
+        for i in range(n_series):
+            for k in range(len(ts)):
+                writer.writerow([i, float(ts[k]), float(res.x[i, k, 0]) + rng.normal(0, noise_sd)])
+    return net, ji.read_timeseries(path, net)
+
+
+def _exact_log_likelihood(alpha, mu, data, noise_sd, size=80):
+    """The forward algorithm on the truncated immigration-death chain (exact to ~1e-12)."""
+    q = np.zeros((size, size))
+    for n in range(size):
+        if n + 1 < size:
+            q[n, n + 1] = alpha
+        if n > 0:
+            q[n, n - 1] = mu * n
+        q[n, n] = -q[n].sum()
+    total = 0.0
+    for times, values in zip(data.times, data.values, strict=True):
+        belief = np.zeros(size)
+        belief[0] = 1.0
+        previous = times[0]
+        for t, y in zip(times, values[:, 0], strict=True):
+            belief = belief @ expm(q * (t - previous))
+            belief = belief * norm.pdf(y, np.arange(size), noise_sd)
+            total += np.log(belief.sum())
+            belief /= belief.sum()
+            previous = t
+    return total
+
+
+def test_particle_filter_is_unbiased_against_the_exact_likelihood(tmp_path):
+    # E[exp(estimate)] is the likelihood: the mean ratio to the exact value (forward algorithm)
+    # over 300 independent filters must be 1 within 4 standard errors.
+    net, data = _immigration_death_series(tmp_path, KEY)
+    exact = _exact_log_likelihood(2.0, 0.2, data, 2.0)
+    estimates = np.array([
+        float(ji.particle_log_likelihood(jax.random.key(i), net, data, 2.0, num_particles=64))
+        for i in range(300)
+    ])
+    ratios = np.exp(estimates - exact)
+    assert abs(ratios.mean() - 1) < 4 * ratios.std(ddof=1) / np.sqrt(len(ratios))
+    assert abs(np.median(estimates) - exact) < 2.0
+
+
+def test_timeseries_data_errors(tmp_path):
+    net = jx.models.lotka_volterra()
+    path = tmp_path / "s.csv"
+    path.write_text("trajectory,time,Z\n0,0,1\n")
+    with pytest.raises(ValueError, match="not species"):
+        ji.read_timeseries(path, net)
+    path.write_text("trajectory,time\n0,0\n")
+    with pytest.raises(ValueError, match="no observed species"):
+        ji.read_timeseries(path, net)
+    path.write_text("trajectory,time,X\n0,0,abc\n")
+    with pytest.raises(ValueError, match="line 2.*not a number"):
+        ji.read_timeseries(path, net)
+
+
+@pytest.mark.slow
+def test_pmmh_recovers_immigration_death_rates(tmp_path):
+    # 8 noisy series of 31 points (sd 2); flat prior on the log rates. The posterior medians
+    # lie within 25% of the truth and the 95% posterior intervals cover it.
+    net, data = _immigration_death_series(tmp_path, jax.random.key(3), n_series=8, n_times=31)
+    start = jx.models.immigration_death(alpha=1.0, mu=0.1)
+    result = ji.pmmh(
+        jax.random.key(4), start, data, ["Immigration", "Death"], 2.0,
+        num_particles=100, iterations=3000,
+    )
+    for name, value in (("Immigration", 2.0), ("Death", 0.2)):
+        p = result["parameters"][name]
+        assert p["lower"] <= value <= p["upper"]
+        assert abs(p["estimate"] / value - 1) < 0.25
+    assert 0.05 < result["acceptance"] < 0.6
+    assert min(result["ess"]) > 50
