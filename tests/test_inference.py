@@ -195,3 +195,56 @@ def test_pmmh_recovers_immigration_death_rates(tmp_path):
         assert abs(p["estimate"] / value - 1) < 0.25
     assert 0.05 < result["acceptance"] < 0.6
     assert min(result["ess"]) > 50
+
+
+# ----------------------------------------------------------------------- command line
+
+
+def test_infer_command_fits_paths_and_writes_json(tmp_path, capsys):
+    import json
+
+    from jumpax.apps import cli
+
+    net = jx.load_sbml(DSMTS_00001)
+    paths = jx.simulate(KEY, net, net.x0, 50.0, num_trajectories=10, max_steps=1500)
+    paths.save(tmp_path / "paths.csv")
+    out, plot = tmp_path / "fit.json", tmp_path / "fit.png"
+    argv = ["infer", DSMTS_00001, "--data", str(tmp_path / "paths.csv"), "--params", "Lambda,Mu",
+            "--method", "paths", "--out", str(out), "--plot", str(plot)]
+    assert cli.main(argv) == 0
+    result = json.loads(out.read_text())
+    for name, value in (("Lambda", 0.1), ("Mu", 0.11)):
+        p = result["parameters"][name]
+        assert p["lower"] < p["estimate"] < p["upper"]
+        assert abs(p["estimate"] / value - 1) < 0.15
+    assert plot.stat().st_size > 0
+    # Data the model cannot produce, and a missing noise sd, are one-line usage errors.
+    birth_death = jx.models.birth_death()
+    jx.simulate(KEY, birth_death, birth_death.x0, 5.0, num_trajectories=2).save(tmp_path / "bd.csv")
+    argv[3] = str(tmp_path / "bd.csv")
+    with pytest.raises(SystemExit) as error:
+        cli.main(argv)
+    assert error.value.code == 2
+    assert "impossible under the model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["infer", "birth_death", "--data", str(tmp_path / "bd.csv"), "--params",
+                  "birth", "--method", "timeseries", "--out", str(out)])
+    assert "--noise-sd" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_infer_command_runs_pmmh_on_time_series(tmp_path, capsys):
+    import json
+
+    from jumpax.apps import cli
+
+    _immigration_death_series(tmp_path, jax.random.key(3), n_series=4, n_times=21)
+    out = tmp_path / "post.json"
+    assert cli.main([
+        "infer", "immigration_death", "--data", str(tmp_path / "series.csv"), "--params",
+        "Immigration,Death", "--method", "timeseries", "--noise-sd", "2", "--particles", "50",
+        "--iterations", "400", "--out", str(out), "--quiet",
+    ]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["parameters"]) == {"Immigration", "Death"}
+    assert 0 < result["acceptance"] < 1 and len(result["ess"]) == 2

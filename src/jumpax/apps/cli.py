@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_fit_command(commands)
 
     from .control import add_control_command
+    from .infer import add_infer_command
+
+    add_infer_command(commands)
 
     add_control_command(commands)
 

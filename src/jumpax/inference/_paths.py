@@ -64,6 +64,20 @@ def mass_action_mle(network: ReactionNetwork, paths: SimulationResults) -> np.nd
         return counts / exposure
 
 
+def _raise_impossible(network: ReactionNetwork, paths: SimulationResults) -> None:
+    """Raise a ``ValueError`` naming the first event that ``network`` cannot produce."""
+    per_step = np.asarray(network.log_prob(paths)).reshape(-1, paths.reactions.shape[-1])
+    path, step = np.argwhere(~np.isfinite(per_step))[0]
+    reaction = int(np.asarray(paths.reactions).reshape(per_step.shape)[path, step])
+    time = float(np.asarray(paths.t).reshape(per_step.shape[0], -1)[path, step + 1])
+    label = network.reactions[reaction].label if reaction >= 0 else "the end of observation"
+    raise ValueError(
+        f"the data are impossible under the model: event {step + 1} of path {path} "
+        f"({label!r} at t = {time:g}) has propensity 0 at the starting parameters; check that "
+        "the model is the network that produced the data"
+    )
+
+
 @eqx.filter_jit
 def _negative_log_likelihood(s, network, paths, parameters):
     return -jnp.sum(parameters.apply(network, s).log_prob(paths))
@@ -129,6 +143,8 @@ def fit_paths(
 
     s = start
     value, grad, hessian = _derivatives(s, network, paths, parameters)
+    if not np.isfinite(value):
+        _raise_impossible(parameters.apply(network, jnp.asarray(s, jnp.float32)), paths)
     for _ in range(max_iterations):
         # Damped Newton steps on the negative log-likelihood (convex for mass action in log
         # rates); a step that does not decrease it is halved.
