@@ -248,3 +248,19 @@ def test_infer_command_runs_pmmh_on_time_series(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert set(result["parameters"]) == {"Immigration", "Death"}
     assert 0 < result["acceptance"] < 1 and len(result["ess"]) == 2
+
+
+@pytest.mark.slow
+def test_docs_inference_examples_run(tmp_path, monkeypatch):
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).parents[1]
+    (tmp_path / "tests").symlink_to(root / "tests")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    text = (root / "docs" / "inference.md").read_text()
+    for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        exec(compile(block, "docs/inference.md", "exec"), namespace)  # noqa: S102 (our docs)
+    assert set(namespace["fit"]["parameters"]) == {"Lambda", "Mu"}
+    assert np.isfinite(float(namespace["loglik"]))

@@ -32,6 +32,7 @@ from ._solver._tau_leaping import TauLeaping
 _LAZY_SUBMODULES = (
     "control",
     "dynamics",
+    "inference",
     "learning",
     "model_updaters",
     "optimization",
@@ -114,6 +115,7 @@ __all__ = [
     "TransitionModel",
     "UNREACHED_COUNT",
     "dynamics",
+    "inference",
     "learning",
     "load_sbml",
     "model_updaters",
