@@ -330,3 +330,14 @@ def test_trajectory_indices_never_wrap_at_2_32():
                     num_trajectories=2)
     # the last index there is, 2**32 - 1, is its own trajectory, not trajectory 0 or 1
     assert first_event_time(2**32 - 1) not in (first_event_time(0), first_event_time(1))
+
+
+def test_reaction_index_by_name_string_or_position():
+    net = jx.models.birth_death()
+    assert net.reaction_index("death") == 1
+    assert net.reaction_index("0 -> X") == 0
+    assert net.reaction_index(1) == 1
+    with pytest.raises(ValueError, match="unknown reaction 'growth'; the network has 'birth'"):
+        net.reaction_index("growth")
+    with pytest.raises(ValueError, match="out of range"):
+        net.reaction_index(2)

@@ -404,6 +404,25 @@ class ReactionNetwork(eqx.Module):
             raise ValueError("this network has no default initial state; pass x0 explicitly")
         return jnp.asarray(self.default_x0, dtype=jnp.result_type(float))
 
+    def reaction_index(self, reaction: int | str) -> int:
+        """The position of a reaction given by name, reaction string or index.
+
+        Raises:
+            ValueError: for an unknown reaction (listing the network's) or an out-of-range
+                index.
+        """
+        if isinstance(reaction, int) and not isinstance(reaction, bool):
+            if not 0 <= reaction < self.n_reactions:
+                raise ValueError(
+                    f"reaction index {reaction} is out of range for {self.n_reactions} reactions"
+                )
+            return reaction
+        for i, r in enumerate(self.reactions):
+            if reaction in (r.name, r.string):
+                return i
+        labels = ", ".join(repr(r.label) for r in self.reactions)
+        raise ValueError(f"unknown reaction {reaction!r}; the network has {labels}")
+
     def species_index(self, species: int | str) -> int:
         """The position of a species given by name or index.
 

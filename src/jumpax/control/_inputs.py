@@ -49,21 +49,6 @@ class AbstractInput(eqx.Module):
             )
 
 
-def _reaction_position(network: ReactionNetwork, reaction: str | int) -> int:
-    """The position of a reaction given by name, string or index."""
-    if isinstance(reaction, int) and not isinstance(reaction, bool):
-        if not 0 <= reaction < network.n_reactions:
-            raise ValueError(
-                f"reaction index {reaction} is out of range for {network.n_reactions} reactions"
-            )
-        return reaction
-    for i, r in enumerate(network.reactions):
-        if reaction in (r.name, r.string):
-            return i
-    labels = ", ".join(repr(r.label) for r in network.reactions)
-    raise ValueError(f"unknown reaction {reaction!r}; the network has {labels}")
-
-
 class RateInput(AbstractInput):
     """An action entry ``u`` that sets one rate parameter to ``offset + gain * u``.
 
@@ -115,7 +100,7 @@ class RateInput(AbstractInput):
         Raises:
             ValueError: naming the reaction, the parameter or the bound at fault.
         """
-        kinetics = network.reactions[_reaction_position(network, self.reaction)].kinetics
+        kinetics = network.reactions[network.reaction_index(self.reaction)].kinetics
         names = [
             name for name in kinetics.domains if isinstance(getattr(kinetics, name), jax.Array)
         ]
@@ -135,7 +120,7 @@ class RateInput(AbstractInput):
 
     def apply(self, network: ReactionNetwork, x: Array, u: Array) -> tuple[ReactionNetwork, Array]:
         """The network with the parameter set to ``offset + gain * u``; the counts unchanged."""
-        i = _reaction_position(network, self.reaction)
+        i = network.reaction_index(self.reaction)
         old = getattr(network.reactions[i].kinetics, self.parameter)
         value = (self.offset + self.gain * u).astype(old.dtype)
         network = eqx.tree_at(

@@ -140,9 +140,10 @@ def paths_from_table(
                 raise ValueError(f"{source}, line {line}: no change of state before the end")
             if names is not None and names[rows[k + 1]]:
                 name = names[rows[k + 1]]
-                if name not in labels:
-                    raise ValueError(f"{source}, line {line}: unknown reaction {name!r}")
-                r = labels.index(name)
+                try:
+                    r = network.reaction_index(name)
+                except ValueError as error:
+                    raise ValueError(f"{source}, line {line}: {error}") from None
                 if not np.array_equal(stoichiometry[r], change):
                     raise ValueError(
                         f"{source}, line {line}: the change {change.astype(int).tolist()} is "

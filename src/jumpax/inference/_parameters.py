@@ -23,10 +23,6 @@ from .._network._network import ReactionNetwork
 __all__ = ["ParameterSet"]
 
 
-def _reaction_names(network: ReactionNetwork) -> list[str]:
-    return [r.label for r in network.reactions]
-
-
 def _getter(network: ReactionNetwork, i: int, key: str):
     """A function returning the leaf of parameter ``key`` of reaction ``i``."""
     kinetics = network.reactions[i].kinetics
@@ -76,9 +72,9 @@ class ParameterSet(eqx.Module):
 
     @staticmethod
     def _resolve(network: ReactionNetwork, name: str) -> list[tuple[int, str]]:
-        reactions = _reaction_names(network)
+        reactions = [r.label for r in network.reactions]
         if name in reactions:
-            i = reactions.index(name)
+            i = network.reaction_index(name)
             keys = list(network.reactions[i].kinetics.parameters)
             if len(keys) != 1:
                 raise ValueError(
@@ -87,7 +83,7 @@ class ParameterSet(eqx.Module):
             return [(i, keys[0])]
         reaction, dot, key = name.rpartition(".")
         if dot and reaction in reactions:
-            i = reactions.index(reaction)
+            i = network.reaction_index(reaction)
             keys = list(network.reactions[i].kinetics.parameters)
             if key not in keys:
                 raise ValueError(f"reaction {reaction!r} has no parameter {key!r}; it has {keys}")
