@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jumpax developer entry point: installs what is needed into ./.venv, then
 #   bash run.sh demo   runs the showcase (`jumpax demo`)
-#   bash run.sh test   runs the test suite (what CI runs)
+#   bash run.sh test   runs the test suite (what CI runs), one pytest worker per core
 # Extra arguments are passed on (to `jumpax demo` or to pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +19,8 @@ case "$command" in
         ;;
     test)
         status=0
-        .venv/bin/python -m pytest "$@" || status=$?
+        # One pytest worker per core (pytest-xdist): the suites are compile-bound.
+        .venv/bin/python -m pytest -n auto "$@" || status=$?
         if [ "$status" -eq 5 ]; then
             echo "run.sh: pytest collected no tests; failing" >&2
             exit 1

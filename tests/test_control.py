@@ -175,6 +175,7 @@ def test_same_seed_same_episode_in_both_faces():
         gym_env.step(np.array([np.nan], np.float32))
 
 
+@pytest.mark.slow
 def test_both_faces_give_the_same_distribution_for_the_same_policy():
     # The same proportional policy run 150 times in each face; the final protein counts must
     # come from one distribution (two-sample KS test at level 0.001, seeds fixed), and
@@ -228,6 +229,7 @@ def test_mpc_refuses_bad_sizes():
         jc.MPCController(env, jc.ExactModel(env), lookahead=0)
 
 
+@pytest.mark.slow
 def test_oracle_mpc_beats_the_constant_input_on_a_short_episode():
     # From an empty cell, the planner switches the light fully on to reach the first set-point
     # quickly; the constant input creeps up. 16 episodes each, the same keys.

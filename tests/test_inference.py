@@ -89,6 +89,7 @@ def test_a_reaction_that_never_fires_is_reported():
         ji.fit_paths(net, paths, ["death"])
 
 
+@pytest.mark.slow
 def test_dsmts_sbml_rates_recovered_from_paths_with_calibrated_intervals():
     # DSMTS 00001 (birth 0.1 X, death 0.11 X from 100 molecules) loaded from SBML, its SBML
     # parameter ids fitted. 20 data sets of 10 paths to t = 50: every estimate within 15%, and
@@ -200,6 +201,7 @@ def test_pmmh_recovers_immigration_death_rates(tmp_path):
 # ----------------------------------------------------------------------- command line
 
 
+@pytest.mark.slow
 def test_infer_command_fits_paths_and_writes_json(tmp_path, capsys):
     import json
 
