@@ -244,7 +244,6 @@ def build_parser() -> argparse.ArgumentParser:
     from .infer import add_infer_command
 
     add_infer_command(commands)
-
     add_control_command(commands)
 
     demo = commands.add_parser("demo", help="a short tour of what jumpax does")

@@ -6,8 +6,8 @@ The recipe, each step a public function:
    grid into transitions ``x(t) -> x(t + dt)``
    (:meth:`~jumpax.transitions.TransitionBatch.from_simulation`) and fit a
    :class:`~jumpax.dynamics.StochasticTransitionModel` with
-   :class:`~jumpax.dynamics.CountSurrogate` as its
-   network by maximum likelihood (:class:`~jumpax.model_updaters.ModelUpdater`).
+   :class:`~jumpax.dynamics.CountSurrogate` as its network by maximum likelihood
+   (:class:`~jumpax.model_updaters.ModelUpdater`).
 2. :func:`rollout`: sample the surrogate forward, ``dt`` at a time.
 3. :func:`compare`: compare the surrogate's marginal distributions at several horizons with a
    fresh exact ensemble (:func:`wasserstein_1`, :func:`total_variation`, means and variances),
@@ -27,12 +27,11 @@ import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax import Array
 
 from jumpax import ReactionNetwork, models, simulate
 from jumpax.dynamics import CountSurrogate, StochasticTransitionModel
-from jumpax.model_updaters import ModelUpdater
+from jumpax.learning._model_updaters import fit_on_minibatches
 from jumpax.transitions import TransitionBatch
 
 from ._arguments import UsageError, positive_float, positive_float_list, positive_int, seed
@@ -83,8 +82,6 @@ def fit_surrogate(
         ``loss`` (the final negative log-likelihood per transition), ``simulation_s`` and
         ``training_s`` (wall-clock seconds).
     """
-    from tqdm.auto import tqdm
-
     sim_key, init_key, batch_key = jax.random.split(key, 3)
     start = time.perf_counter()
     times = jnp.linspace(0.0, t1, round(t1 / dt) + 1)
@@ -98,15 +95,11 @@ def fit_surrogate(
     observation_space = gymnasium.spaces.Box(0.0, np.inf, shape=(network.n_species,))
     func = CountSurrogate(scale, width=width, key=init_key)
     model = StochasticTransitionModel(func, observation_space, NO_ACTION)
-    schedule = optax.cosine_decay_schedule(learning_rate, steps, alpha=0.05)
-    updater = ModelUpdater(model, optax.adam(schedule))
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(batch_key)))
     start = time.perf_counter()
-    with tqdm(total=steps, desc="training", disable=not progress, file=sys.stderr) as bar:
-        for _ in range(steps):
-            rows = rng.integers(0, len(data), batch_size)
-            metrics = updater.update(jax.tree.map(lambda x, rows=rows: x[rows], data))
-            bar.update()
+    metrics = fit_on_minibatches(
+        model, data, batch_key, steps=steps, batch_size=batch_size,
+        learning_rate=learning_rate, progress=progress,
+    )
     training_s = time.perf_counter() - start
     info = {
         "transitions": float(len(data)),

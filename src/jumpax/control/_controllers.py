@@ -181,7 +181,7 @@ class ExactModel(AbstractPlanningModel):
 
     def tracked(self, s):
         """The tracked species' counts."""
-        return s[self.env.observed_index][self.env.tracked_index].astype(jnp.float32)
+        return self.env.tracked_counts(s)
 
 
 class LearnedModel(AbstractPlanningModel):

@@ -245,6 +245,10 @@ class ControlEnv(eqx.Module):
         """Positions of the cost's species in the observation."""
         return np.array([self.observed.index(name) for name in self.cost.species])
 
+    def tracked_counts(self, x: Array) -> Array:
+        """The true counts of the cost's species in counts ``x`` (what the cost is paid on)."""
+        return x[self.observed_index][self.tracked_index].astype(jnp.float32)
+
     def clip(self, action: ArrayLike) -> Array:
         """The action as a float32 vector clipped to the bounds.
 
@@ -266,7 +270,10 @@ class ControlEnv(eqx.Module):
 
         The action is clipped to its bounds; the interval is simulated exactly.
         """
-        u = self.clip(action)
+        return self._interval(key, x, self.clip(action), k)
+
+    def _interval(self, key: PRNGKeyArray, x: Array, u: Array, k: ArrayLike) -> Array:
+        """:meth:`transition` under an action already clipped."""
         network = self.network
         for i, control in enumerate(self.inputs):
             network, x = control.apply(network, x, u[i])
@@ -298,14 +305,15 @@ class ControlEnv(eqx.Module):
         """One sampling interval: ``(observation, state, reward, done, info)``.
 
         ``done`` is True after ``horizon`` steps (a time limit: there is no terminal state).
-        ``info`` holds ``cost`` and the set-point ``reference`` at the new sampling time.
+        ``info`` holds ``cost``, the set-point ``reference`` at the new sampling time and the
+        ``action`` applied (clipped to the bounds).
         """
         sim_key, obs_key = jax.random.split(key)
         u = self.clip(action)
-        x = self.transition(sim_key, state.x, u, state.k)
+        x = self._interval(sim_key, state.x, u, state.k)
         k = state.k + 1
-        cost = self.cost(x[self.observed_index][self.tracked_index].astype(jnp.float32), u, k)
-        info = {"cost": cost, "reference": self.cost.reference(k)}
+        cost = self.cost(self.tracked_counts(x), u, k)
+        info = {"cost": cost, "reference": self.cost.reference(k), "action": u}
         new = EnvState(x=x, k=k)
         return self.observe(obs_key, x), new, -cost, k >= self.horizon, info
 
@@ -341,9 +349,8 @@ def _episode(env: ControlEnv, controller: Any, key: PRNGKeyArray) -> Episodes:
         key, obs, state, carry = c
         step_key, key = jax.random.split(key)
         action, carry = controller(jax.random.fold_in(step_key, 1), carry, obs, state)
-        action = env.clip(action)
-        new_obs, new_state, reward, _, _ = env.step(step_key, state, action)
-        return (key, new_obs, new_state, carry), (new_obs, new_state.x, action, reward)
+        new_obs, new_state, reward, _, info = env.step(step_key, state, action)
+        return (key, new_obs, new_state, carry), (new_obs, new_state.x, info["action"], reward)
 
     _, (observations, xs, actions, rewards) = jax.lax.scan(
         one, (key, obs, state, carry), length=env.horizon

@@ -39,8 +39,8 @@ class ReactionNetworkEnv(gymnasium.Env):
     Observations are float32 counts of the observed species (with measurement noise if the
     environment has any); actions a float32 ``Box`` with one entry per input (clipped to the
     bounds). Episodes end by truncation after ``env.horizon`` steps; there is no terminal state.
-    ``info`` holds the step's ``cost``, the set-point ``reference``, the true counts ``x`` and
-    the sampling time ``k`` (``x`` and ``k`` also after ``reset``).
+    ``info`` holds the step's ``cost``, the set-point ``reference``, the ``action`` applied, the
+    true counts ``x`` and the sampling time ``k`` (``x`` and ``k`` also after ``reset``).
 
     Attributes:
         env: The functional environment.

@@ -12,19 +12,17 @@ tuned PI controller and the oracle (MPC planning with exact simulation of the tr
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
-import optax
 from jaxtyping import PRNGKeyArray
 
 from ..learning._count_surrogate import CountSurrogate
 from ..learning._dynamics import StochasticTransitionModel
-from ..learning._model_updaters import ModelUpdater
+from ..learning._model_updaters import fit_on_minibatches
 from ..learning._transitions import TransitionBatch
 from ._controllers import (
     AbstractController,
@@ -112,20 +110,15 @@ def fit_dynamics(
     Returns:
         The fitted model.
     """
-    from tqdm.auto import tqdm
-
     init_key, rows_key = jax.random.split(key)
-    data = jax.tree.map(np.asarray, batch)
     if model is None:
-        scale = np.maximum(np.abs(data.S).mean(axis=0), 1.0)
+        scale = np.maximum(np.abs(np.asarray(batch.S)).mean(axis=0), 1.0)
         func = CountSurrogate(scale, n_actions=len(env.inputs), width=width, key=init_key)
         model = StochasticTransitionModel(func, env.observation_space, env.action_space)
-    schedule = optax.cosine_decay_schedule(learning_rate, steps, alpha=0.05)
-    updater = ModelUpdater(model, optax.adam(schedule))
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(rows_key)))
-    for _ in tqdm(range(steps), desc="fitting the model", disable=not progress, file=sys.stderr):
-        rows = rng.integers(0, len(data), batch_size)
-        updater.update(jax.tree.map(lambda x, rows=rows: x[rows], data))
+    fit_on_minibatches(
+        model, batch, rows_key, steps=steps, batch_size=batch_size,
+        learning_rate=learning_rate, progress=progress,
+    )
     return model
 
 

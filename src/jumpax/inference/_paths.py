@@ -4,8 +4,8 @@ The log-likelihood of fully observed paths is :meth:`jumpax.ReactionNetwork.log_
 over paths (exact, survival term included). For a mass-action rate the maximum is in closed
 form, ``k = n_r / integral (a_r / k) dt`` (events of the reaction over its integrated
 propensity per unit rate); it starts the search, which then maximises the likelihood of all
-fitted parameters jointly on the log scale (damped Newton steps). Intervals come from the observed
-information (the Hessian of the log-likelihood in log-parameters): ``exp(s +- z se)``.
+fitted parameters jointly on the log scale (damped Newton steps). Intervals come from the
+observed information (the Hessian of the log-likelihood in log-parameters): ``exp(s +- z se)``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def mass_action_mle(network: ReactionNetwork, paths: SimulationResults) -> np.nd
     propensity per unit rate integrated along the paths.
     """
     a, dt, reactions = _step_propensities(network, paths)
-    counts = np.array([int(jnp.sum(reactions == r)) for r in range(network.n_reactions)])
+    fired = np.asarray(reactions)
+    counts = np.bincount(fired[fired >= 0], minlength=network.n_reactions)
     k = np.array([
         float(r.kinetics.k) if isinstance(r.kinetics, MassAction) and r.kinetics.transform is None
         else np.nan for r in network.reactions
@@ -148,11 +149,9 @@ def fit_paths(
     for _ in range(max_iterations):
         # Damped Newton steps on the negative log-likelihood (convex for mass action in log
         # rates); a step that does not decrease it is halved.
-        try:
+        if np.all(np.linalg.eigvalsh(hessian) > 0):
             direction = -np.linalg.solve(hessian, grad)
-        except np.linalg.LinAlgError:
-            direction = -grad
-        if not np.all(np.linalg.eigvalsh(hessian) > 0):
+        else:  # not locally convex: a gradient step
             direction = -grad
         step = 1.0
         while step > 1e-6:

@@ -27,12 +27,10 @@ class CountSurrogate(eqx.Module):
     Attributes:
         mlp: The network, ``n + n_actions -> 2 n`` for ``n`` observed counts.
         scale: The typical count of each observed species (fixed, not trained).
-        n_actions: The length of the action vector (0 for an autonomous system).
     """
 
     mlp: eqx.nn.MLP
     scale: tuple[float, ...] = eqx.field(static=True)
-    n_actions: int = eqx.field(static=True)
 
     def __init__(
         self,
@@ -64,7 +62,6 @@ class CountSurrogate(eqx.Module):
             raise ValueError(f"n_actions must be >= 0, got {n_actions}")
         n = len(scale)
         self.scale = scale
-        self.n_actions = int(n_actions)
         self.mlp = eqx.nn.MLP(n + n_actions, 2 * n, width, depth, activation=jax.nn.silu, key=key)
 
     def __call__(self, s: Array, a: Array) -> Array:

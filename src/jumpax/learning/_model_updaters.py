@@ -37,11 +37,13 @@ Example:
 """
 
 import functools as ft
+import sys
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import Array
 
@@ -51,7 +53,7 @@ from ._regularizers import AbstractRegularizer
 from ._transitions import TransitionBatch, check_weights
 from ._value_losses import LossFunction, weighted_mean
 
-__all__ = ["ModelUpdater"]
+__all__ = ["ModelUpdater", "fit_on_minibatches"]
 
 PyTree = Any
 
@@ -356,3 +358,43 @@ class ModelUpdater:
         return self._per_sample_loss(
             self._model.params, self._model.function_state, transition_batch, self._next_key()
         )
+
+
+def fit_on_minibatches(
+    model: AbstractDynamicsModel,
+    data: TransitionBatch,
+    key: Array,
+    *,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    progress: bool = False,
+) -> dict[str, Array]:
+    """Train ``model`` in place with a :class:`ModelUpdater` on minibatches of ``data``.
+
+    Adam with a learning rate cosine-decayed to 5% of ``learning_rate``; each step draws
+    ``batch_size`` transitions with replacement (rows chosen on the host from ``key``).
+
+    Args:
+        model: The model (its default loss: maximum likelihood for stochastic models).
+        data: The transitions.
+        key: A JAX random key for the choice of rows.
+        steps: Optimizer steps.
+        batch_size: Transitions per step.
+        learning_rate: The initial learning rate.
+        progress: Whether to show a progress bar (on stderr).
+
+    Returns:
+        The metrics of the last step.
+    """
+    from tqdm.auto import tqdm
+
+    data = jax.tree.map(np.asarray, data)
+    schedule = optax.cosine_decay_schedule(learning_rate, steps, alpha=0.05)
+    updater = ModelUpdater(model, optax.adam(schedule))
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+    metrics: dict[str, Array] = {}
+    for _ in tqdm(range(steps), desc="training", disable=not progress, file=sys.stderr):
+        rows = rng.integers(0, len(data), batch_size)
+        metrics = updater.update(jax.tree.map(lambda x, rows=rows: x[rows], data))
+    return metrics
