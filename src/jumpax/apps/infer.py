@@ -1,7 +1,9 @@
 """``jumpax infer``: fit rate parameters of a network (built-in or SBML) to data.
 
 ``--method paths`` fits complete paths by exact maximum likelihood with Fisher intervals;
-``--method timeseries`` samples the posterior from noisy time series by PMMH. The result is
+``--method snapshots`` fits snapshots (each cell counted once) by moment or distribution
+matching with bootstrap intervals; ``--method timeseries`` samples the posterior from noisy
+time series by PMMH. The result is
 written as ``{"parameters": {NAME: {"estimate", "lower", "upper"}}, ...}`` (95% intervals).
 """
 
@@ -19,8 +21,12 @@ from ._arguments import UsageError, image_file, integer_at_least, output_file, p
 
 __all__ = ["add_infer_command", "plot_inference", "run_infer"]
 
-METHODS = ("paths", "timeseries")
+METHODS = ("paths", "snapshots", "timeseries")
 """The data kinds ``jumpax infer`` fits."""
+
+
+DEFAULT_ITERATIONS = {"snapshots": 60, "timeseries": 4000}
+"""``--iterations`` when not given, per method."""
 
 
 def _names(text: str) -> list[str]:
@@ -31,10 +37,11 @@ def _names(text: str) -> list[str]:
 
 
 def plot_inference(result: dict[str, Any], path: str | pathlib.Path, *, title: str) -> pathlib.Path:
-    """Plot each parameter's estimate and interval (and posterior histogram for PMMH).
+    """Plot each parameter's estimate and interval, over the PMMH chain or bootstrap replicates.
 
     Args:
-        result: The result of :func:`jumpax.inference.fit_paths` or :func:`~jumpax.inference.pmmh`.
+        result: The result of :func:`jumpax.inference.fit_paths`,
+            :func:`~jumpax.inference.fit_snapshots` or :func:`~jumpax.inference.pmmh`.
         path: The image file to write.
         title: The figure title.
 
@@ -52,8 +59,10 @@ def plot_inference(result: dict[str, Any], path: str | pathlib.Path, *, title: s
     fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.0), squeeze=False)
     for j, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
         p = result["parameters"][name]
-        if "chain" in result:
-            ax.hist(np.exp(result["chain"][:, j]), bins=40, color="C0", alpha=0.7, density=True)
+        samples = result.get("chain", result.get("replicates"))
+        if samples is not None and len(samples):
+            ax.hist(np.exp(samples[:, j]), bins=40 if "chain" in result else 10, color="C0",
+                    alpha=0.7, density=True)
         ax.axvline(p["estimate"], color="k", label="estimate")
         ax.axvspan(p["lower"], p["upper"], color="C1", alpha=0.25, label="95% interval")
         ax.set_title(name)
@@ -77,6 +86,8 @@ def run_infer(args: argparse.Namespace) -> int:
         parameters = inference.ParameterSet(network, args.params)
         if args.method == "paths":
             data = inference.read_paths(args.data, network)
+        elif args.method == "snapshots":
+            data = inference.read_snapshots(args.data, network)
         else:
             data = inference.read_timeseries(args.data, network)
     except OSError as error:
@@ -85,18 +96,31 @@ def run_infer(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     if args.method == "timeseries" and args.noise_sd is None:
         raise UsageError("argument --noise-sd: the time-series method needs the noise sd")
+    iterations = args.iterations or DEFAULT_ITERATIONS.get(args.method)
+    if args.method == "timeseries" and iterations < 100:
+        raise UsageError(f"argument --iterations: PMMH needs at least 100, got {iterations}")
     try:
         if args.method == "paths":
             result = inference.fit_paths(network, data, parameters.names)
             summary = f"{result['events']} events"
-        else:
-            result = inference.pmmh(
-                jax.random.key(args.seed), network, data, parameters.names, args.noise_sd,
-                num_particles=args.particles, iterations=args.iterations,
+        elif args.method == "snapshots":
+            result = inference.fit_snapshots(
+                jax.random.key(args.seed), network, data, parameters.names, method=args.match,
+                iterations=iterations, cells=args.cells, bootstrap=args.bootstrap,
                 progress=not args.quiet,
             )
             summary = (
-                f"{args.iterations} PMMH iterations, acceptance {result['acceptance']:.2f}, "
+                f"{len(data.values)} cells at {len(data.times)} times, {args.match} matching, "
+                f"{args.bootstrap} bootstrap replicates"
+            )
+        else:
+            result = inference.pmmh(
+                jax.random.key(args.seed), network, data, parameters.names, args.noise_sd,
+                num_particles=args.particles, iterations=iterations,
+                progress=not args.quiet,
+            )
+            summary = (
+                f"{iterations} PMMH iterations, acceptance {result['acceptance']:.2f}, "
                 f"ESS {min(result['ess']):.0f}"
             )
     except ValueError as error:
@@ -109,7 +133,7 @@ def run_infer(args: argparse.Namespace) -> int:
         "data": str(args.data),
         "method": args.method,
         "seed": args.seed,
-        **{k: v for k, v in result.items() if k != "chain"},
+        **{k: v for k, v in result.items() if k not in ("chain", "trace", "losses", "replicates")},
     }
     with atomic_write(args.out) as temporary:
         temporary.write_text(json.dumps(document, indent=2) + "\n")
@@ -133,10 +157,12 @@ def add_infer_command(subcommands: Any) -> argparse.ArgumentParser:
 
     parser = subcommands.add_parser(
         "infer",
-        help="fit rate parameters of a network to complete paths or noisy time series",
-        description="Exact maximum likelihood from complete paths (Fisher intervals), or PMMH "
-        "with an exact-simulation particle filter from noisy time series (posterior "
-        "intervals); see docs/inference.md for the CSV formats.",
+        help="fit rate parameters of a network to complete paths, snapshots or noisy time "
+        "series",
+        description="Exact maximum likelihood from complete paths (Fisher intervals), moment or "
+        "distribution matching from snapshots (bootstrap intervals), or PMMH with an "
+        "exact-simulation particle filter from noisy time series (posterior intervals); see "
+        "docs/inference.md for the CSV formats.",
     )
     parser.add_argument("model", type=_model, help="a built-in model name or FILE.xml (SBML)")
     parser.add_argument("--data", type=pathlib.Path, required=True, help="the data, FILE.csv")
@@ -145,7 +171,7 @@ def add_infer_command(subcommands: Any) -> argparse.ArgumentParser:
         help="comma-separated parameters: reaction names, reaction.parameter or SBML ids",
     )
     parser.add_argument("--method", choices=METHODS, required=True, help="the kind of data")
-    parser.add_argument("--seed", type=seed, default=0, help="PRNG seed (PMMH)")
+    parser.add_argument("--seed", type=seed, default=0, help="PRNG seed (snapshots, PMMH)")
     parser.add_argument("--out", type=output_file(".json"), required=True,
                         help="write the result to FILE.json")
     parser.add_argument("--plot", type=image_file, help="write a plot of the estimates")
@@ -153,8 +179,15 @@ def add_infer_command(subcommands: Any) -> argparse.ArgumentParser:
                         help="measurement noise sd of the time series (molecules)")
     parser.add_argument("--particles", type=integer_at_least(2), default=200,
                         help="particles per series (PMMH)")
-    parser.add_argument("--iterations", type=integer_at_least(100), default=4000,
-                        help="PMMH iterations (a quarter is burn-in)")
+    parser.add_argument("--iterations", type=integer_at_least(4), default=None,
+                        help="PMMH iterations (default 4000, a quarter burn-in) or snapshot-fit "
+                        "iterations (default 60)")
+    parser.add_argument("--match", choices=("moments", "distribution"), default="moments",
+                        help="snapshots: match moments (default) or histograms")
+    parser.add_argument("--cells", type=integer_at_least(4, even=True), default=2000,
+                        help="snapshots: simulated cells per iteration")
+    parser.add_argument("--bootstrap", type=integer_at_least(2), default=20,
+                        help="snapshots: bootstrap replicates for the intervals")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_infer, command_parser=parser)
     return parser
