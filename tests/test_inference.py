@@ -265,4 +265,5 @@ def test_docs_inference_examples_run(tmp_path, monkeypatch):
     for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
         exec(compile(block, "docs/inference.md", "exec"), namespace)  # noqa: S102 (our docs)
     assert set(namespace["fit"]["parameters"]) == {"Lambda", "Mu"}
+    assert len(namespace["snap"]["parameters"]) == 4
     assert np.isfinite(float(namespace["loglik"]))
