@@ -9,11 +9,12 @@ The experiment (see ``jumpax.apps.fit`` for the details and the reasons):
   k_tx/k_deg; the early snapshots fix the time scale, so all four rates are identifiable.
 
 Both fits simulate cells with jumpax, estimate gradients with the score-function (REINFORCE)
-estimator of ``jumpax.optimization`` and take Adam steps on the log-rates: moment matching
+estimator of ``jumpax.optimization`` and take Gauss-Newton steps on the log-rates
+(``jumpax.inference.fit_snapshots``): moment matching
 (first three moments at each time, generalised-method-of-moments weights) and distribution
 matching (Neyman's chi-square between histograms).
 
-    python examples/fit_telegraph.py            # about 2-4 minutes on 2 cores
+    python examples/fit_telegraph.py            # about 1 minute on 2 cores
     jumpax fit --plot fit_telegraph.png         # the same from the command line
 """
 

@@ -15,20 +15,12 @@ rates by the same factor: it determines only ``k_on/k_deg``, ``k_off/k_deg`` and
 rates identifiable (the Fisher information of this design bounds the relative standard error of
 each rate to about 2-3 %).
 
-**Fitting.** Both methods minimise a function ``g`` of expectations ``mu = E[phi(path)]`` of
-simulated cells over the log-rates, with Adam (:mod:`optax`). The gradient
-``dg/dmu . dmu/dtheta`` uses the unbiased score-function estimator of ``dmu/dtheta``
-(:func:`jumpax.optimization.reinforce_loss` with leave-one-out baselines) and cross-fitting:
-``dg/dmu`` is evaluated on one half of each simulated batch and applied to the other, so the
-two estimates are independent. The reported rates average the last quarter of the iterates.
-
-- *moment matching*: ``phi`` holds the first three powers of ``M`` at each time (standardised);
-  ``g`` is the generalised-method-of-moments distance, weighted by the observed covariance of
-  the sample moments.
-- *distribution matching*: ``phi`` is the one-hot histogram bin of ``M`` at each time (bins
-  pooled to hold at least 20 observed cells, so that no observed frequency is tiny or zero);
-  ``g`` is Neyman's chi-square between the simulated and observed histograms (asymptotically
-  as efficient as maximum likelihood).
+**Fitting.** This is a preset of :func:`jumpax.inference.fit_snapshots` (observed species
+``M``): moment matching (the first three standardised moments of ``M`` at each time, with
+generalised-method-of-moments weights) or distribution matching (Neyman's chi-square between
+histograms with bins pooled to hold 20 observed cells), unbiased cross-fitted score-function
+gradients and stochastic Gauss-Newton steps on the log-rates, from a data-driven start
+(:func:`initial_log_rates`).
 """
 
 from __future__ import annotations
@@ -38,19 +30,19 @@ import csv
 import pathlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from jumpax import ReactionNetwork, SimulationResults, simulate
+from jumpax import ReactionNetwork, inference, simulate
+from jumpax.inference import fit_snapshots
+from jumpax.inference._snapshots import MIN_BIN_CELLS, MOMENT_ORDER, pooled_edges
 from jumpax.models import telegraph
-from jumpax.optimization import reinforce_loss
 
 from .._files import atomic_write
 from ._arguments import UsageError, image_file, integer_at_least, output_file, seed
@@ -83,16 +75,7 @@ _TEMPLATE = telegraph()
 X0 = tuple(float(v) for v in _TEMPLATE.x0)
 """Induction starts from the gene off (``G_off, G_on, M``) and no mRNA."""
 
-MAX_STEPS = 1000
-"""Event budget per simulated cell up to the last time (about 150 events at the truth)."""
-
 METHODS: tuple[str, ...] = ("moments", "distribution")
-
-MOMENT_ORDER = 3
-"""Moment matching uses the first three moments of ``M`` at each time."""
-
-MIN_BIN_CELLS = 20
-"""Distribution matching pools histogram bins to hold at least this many observed cells."""
 
 
 def telegraph_network(log_rates: ArrayLike) -> ReactionNetwork:
@@ -126,21 +109,11 @@ class Snapshots(NamedTuple):
         return self.counts[self.time_index == i]
 
 
-def _mrna_at_times(
-    key: PRNGKeyArray, log_rates: Array, times: Array, n: int, *, event_list: bool
-) -> tuple[SimulationResults, Array]:
-    """Simulates ``n`` induced cells to the last time.
-
-    Returns:
-        The results (an event list if ``event_list``, for scoring paths; else the grid of
-        ``times``) and the mRNA counts at the observation times, ``(n, n_times)``.
-    """
-    network, x0 = telegraph_network(log_rates), jnp.asarray(X0)
-    if event_list:
-        results = simulate(key, network, x0, times[-1], max_steps=MAX_STEPS, num_trajectories=n)
-        return results, results.at(times).species_counts("M")
-    results = simulate(key, network, x0, times[-1], save_at=times, num_trajectories=n)
-    return results, results.species_counts("M")
+def _mrna_at_times(key: PRNGKeyArray, log_rates: Array, times: Array, n: int) -> Array:
+    """The mRNA counts ``(n, n_times)`` of ``n`` induced cells at the observation times."""
+    network = telegraph_network(log_rates)
+    results = simulate(key, network, jnp.asarray(X0), times[-1], save_at=times, num_trajectories=n)
+    return results.species_counts("M")
 
 
 def synthetic_snapshots(
@@ -166,155 +139,13 @@ def synthetic_snapshots(
     if len(times) != len(cells):
         raise ValueError(f"got {len(times)} times but {len(cells)} cell counts")
     log_rates = jnp.log(jnp.array([rates[name] for name in TRUE_RATES]))
-    _, counts = _mrna_at_times(key, log_rates, jnp.asarray(times), sum(cells), event_list=False)
+    counts = _mrna_at_times(key, log_rates, jnp.asarray(times), sum(cells))
     time_index = np.repeat(np.arange(len(times)), cells)
     counts = np.asarray(counts)[np.arange(time_index.size), time_index]
     return Snapshots(np.asarray(times, dtype=float), counts, time_index)
 
 
-# --------------------------------------------------------------------------------- objectives
-class Objective(NamedTuple):
-    """``g(mu)`` of the expectations ``mu = E[features(M)]`` of simulated cells.
-
-    Attributes:
-        features: maps mRNA counts at the observation times ``(n, n_times)`` to ``(n, k)``.
-        loss: maps the feature means ``(k,)`` to the scalar objective.
-    """
-
-    features: Callable[[Array], Array]
-    loss: Callable[[Array], Array]
-
-
-def moment_objective(data: Snapshots, order: int = MOMENT_ORDER) -> Objective:
-    """Efficient method of moments: the first ``order`` moments of ``M`` at each time.
-
-    The features are the powers ``z, z^2, ..., z^order`` of ``z = (M - m_t) / s_t``, with the
-    observed mean ``m_t`` and standard deviation ``s_t`` at time ``t`` (the same span as the
-    raw moments, better conditioned). ``g`` is the generalised-method-of-moments distance
-    ``sum_t (mu_t - mu_hat_t)^T C_t^-1 (mu_t - mu_hat_t)`` with ``C_t`` the observed covariance
-    of the sample moments, which weights each moment by its precision. Means and variances
-    alone (``order=2``) leave ``k_off`` and ``k_deg`` poorly determined; the third moment
-    (the skewness of the bursts) fixes them.
-    """
-    center = np.array([data.at(i).mean() for i in range(len(data.times))])
-    scale = np.array([data.at(i).std() for i in range(len(data.times))])
-    powers = np.arange(1, order + 1)
-
-    def features(m: Array) -> Array:
-        z = (m - center) / scale
-        return (z[..., None] ** powers).reshape(*m.shape[:-1], -1)
-
-    observed, whitening = [], []
-    for i in range(len(data.times)):
-        phi = np.asarray(data.at(i), dtype=float)[:, None]
-        phi = ((phi - center[i]) / scale[i]) ** powers
-        observed.append(phi.mean(axis=0))
-        covariance = np.cov(phi, rowvar=False) / phi.shape[0]
-        whitening.append(np.linalg.inv(np.linalg.cholesky(covariance)))
-    observed = jnp.asarray(np.concatenate(observed))
-    whitening = jnp.asarray(_block_diagonal(whitening))
-
-    def loss(mu: Array) -> Array:
-        return jnp.sum((whitening @ (mu - observed)) ** 2)
-
-    return Objective(features, loss)
-
-
-def _block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
-    size = sum(b.shape[0] for b in blocks)
-    matrix, start = np.zeros((size, size)), 0
-    for block in blocks:
-        stop = start + block.shape[0]
-        matrix[start:stop, start:stop] = block
-        start = stop
-    return matrix
-
-
-def pooled_bins(counts: np.ndarray, min_count: int = MIN_BIN_CELLS) -> np.ndarray:
-    """Lower edges of histogram bins of consecutive counts, each with ``min_count`` observations.
-
-    Bins start at 0; the last one is open-ended (``M >= edge``), so no bin is empty and the
-    observed frequencies in the chi-square denominators are never small.
-    """
-    edges, filled = [0], 0
-    for value, count in enumerate(np.bincount(np.asarray(counts, dtype=int))):
-        if filled >= min_count:
-            edges.append(value)
-            filled = 0
-        filled += count
-    if filled < min_count and len(edges) > 1:
-        edges.pop()  # merge an under-filled last bin into the one before
-    return np.asarray(edges)
-
-
-def distribution_objective(data: Snapshots) -> Objective:
-    """Neyman's chi-square between simulated and observed histograms at each time.
-
-    Each time has its own bins (:func:`pooled_bins`, at least 20 observed cells per bin, as
-    chi-square statistics require), and contributes ``n_t sum_b (p_b - p_hat_b)^2 / p_hat_b``.
-    """
-    edges = [jnp.asarray(pooled_bins(data.at(i))) for i in range(len(data.times))]
-
-    def bin_one_hot(e: Array, m: Array) -> Array:
-        return jax.nn.one_hot(jnp.searchsorted(e, m, side="right") - 1, e.size, dtype=m.dtype)
-
-    def features(m: Array) -> Array:
-        return jnp.concatenate([bin_one_hot(e, m[..., i]) for i, e in enumerate(edges)], axis=-1)
-
-    observed = [
-        bin_one_hot(e, jnp.asarray(data.at(i), dtype=jnp.result_type(float))).mean(axis=0)
-        for i, e in enumerate(edges)
-    ]
-    weight = jnp.concatenate([data.at(i).size / p for i, p in enumerate(observed)])
-    observed = jnp.concatenate(observed)
-
-    def loss(mu: Array) -> Array:
-        return jnp.sum(weight * (mu - observed) ** 2)
-
-    return Objective(features, loss)
-
-
-OBJECTIVES: dict[str, Callable[[Snapshots], Objective]] = {
-    "moments": moment_objective,
-    "distribution": distribution_objective,
-}
-
-
-# --------------------------------------------------------------------------------- gradient
-def _leave_one_out(values: Array) -> Array:
-    return (values.sum() - values) / (values.shape[0] - 1)
-
-
-def objective_gradient(
-    log_rates: Array, key: PRNGKeyArray, objective: Objective, times: Array, n: int
-) -> tuple[Array, Array]:
-    """Value and cross-fitted score-function gradient of ``g(E[features])``.
-
-    Args:
-        log_rates: the log-rates ``(4,)``.
-        key: the PRNG key of this batch.
-        objective: the objective.
-        times: the observation times.
-        n: simulated cells, even; each half estimates ``dg/dmu`` for the other.
-
-    Returns:
-        ``(g, dg/dlog_rates)``, ``g`` evaluated at the whole batch's feature means.
-    """
-    results, counts = _mrna_at_times(key, log_rates, times, n, event_list=True)
-    phi = objective.features(counts)
-    halves = jnp.split(phi, 2)
-    slopes = [jax.grad(objective.loss)(half.mean(axis=0)) for half in halves]
-    # Half a is scored with the slope from half b and vice versa: independent factors.
-    returns = jnp.concatenate([halves[0] @ slopes[1], halves[1] @ slopes[0]])
-    baseline = jnp.concatenate([_leave_one_out(r) for r in jnp.split(returns, 2)])
-    loss = reinforce_loss()
-
-    def surrogate(lr: Array) -> Array:
-        return -loss(telegraph_network(lr), results, returns[:, None], baseline[:, None])
-
-    return objective.loss(phi.mean(axis=0)), jax.grad(surrogate)(log_rates)
-
-
+# --------------------------------------------------------------------------------- fitting
 class FitResult(NamedTuple):
     """The outcome of :func:`fit_rates`.
 
@@ -345,64 +176,41 @@ def fit_rates(
     data: Snapshots,
     method: str = "moments",
     *,
-    iterations: int = 400,
-    cells: int = 4000,
-    learning_rate: float = 0.05,
+    iterations: int = 60,
+    cells: int = 2000,
     progress: bool = True,
 ) -> FitResult:
-    """Fits the telegraph rates to snapshots by simulation, score-function gradients and Adam.
+    """Fits the telegraph rates to snapshots (:func:`jumpax.inference.fit_snapshots`).
 
     Args:
         key: the PRNG key of the simulations.
         data: the observed snapshots.
-        method: ``"moments"`` (means and variances) or ``"distribution"`` (histograms).
-        iterations: Adam steps.
-        cells: simulated cells per step (even).
-        learning_rate: Adam's initial step on the log-rates; it decays to 1 % by the end.
+        method: ``"moments"`` or ``"distribution"``.
+        iterations: Gauss-Newton iterations (one simulated batch each).
+        cells: simulated cells per iteration (even).
         progress: whether to show a progress bar.
 
     Returns:
-        The :class:`FitResult`; the rates average the log-rates of the last quarter of steps.
+        The :class:`FitResult`; the rates average the log-rates of the second half of the
+        iterations.
 
     Raises:
         ValueError: for an unknown method, an odd or too small ``cells``, too few iterations,
             or data the method cannot fit (see :func:`check_snapshots`).
     """
-    from tqdm.auto import tqdm
-
-    if method not in OBJECTIVES:
-        raise ValueError(f"method must be one of {list(OBJECTIVES)}, got {method!r}")
-    if cells < 4 or cells % 2:
-        raise ValueError(f"cells must be an even number of at least 4, got {cells}")
-    if iterations < 4:
-        raise ValueError(f"iterations must be at least 4, got {iterations}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     check_snapshots(data, method)
-    objective = OBJECTIVES[method](data)
-    times = jnp.asarray(data.times)
-    schedule = optax.exponential_decay(learning_rate, iterations, 0.01)
-    optimizer = optax.adam(schedule)
-
-    @jax.jit
-    def step(log_rates, opt_state, step_key):
-        value, grad = objective_gradient(log_rates, step_key, objective, times, cells)
-        updates, opt_state = optimizer.update(grad, opt_state)
-        return optax.apply_updates(log_rates, updates), opt_state, value
-
     started = time.perf_counter()
-    log_rates = jnp.asarray(initial_log_rates(data), dtype=jnp.result_type(float))
-    opt_state = optimizer.init(log_rates)
-    trace, losses = [np.asarray(log_rates)], []
-    with tqdm(jax.random.split(key, iterations), desc=f"fit ({method})", disable=not progress,
-              file=sys.stderr) as bar:
-        for step_key in bar:
-            log_rates, opt_state, value = step(log_rates, opt_state, step_key)
-            trace.append(np.asarray(log_rates))
-            losses.append(float(value))
-            bar.set_postfix(loss=f"{losses[-1]:.3g}")
-    trace = np.stack(trace)
-    estimate = np.exp(trace[-(iterations // 4) :].mean(axis=0))
-    rates = dict(zip(TRUE_RATES, estimate.tolist(), strict=True))
-    return FitResult(rates, trace, np.asarray(losses), time.perf_counter() - started)
+    result = fit_snapshots(
+        key, telegraph_network(initial_log_rates(data)),
+        inference.Snapshots(data.times, data.counts[:, None], data.time_index, ("M",)),
+        [reaction.label for reaction in _TEMPLATE.reactions], method=method,
+        iterations=iterations, cells=cells, bootstrap=0, progress=progress,
+    )
+    estimates = [p["estimate"] for p in result["parameters"].values()]
+    rates = dict(zip(TRUE_RATES, estimates, strict=True))
+    return FitResult(rates, result["trace"], result["losses"], time.perf_counter() - started)
 
 
 # --------------------------------------------------------------------------------- reporting
@@ -514,7 +322,7 @@ def check_snapshots(data: Snapshots, method: str) -> None:
                     "--method distribution or more cells"
                 )
     elif method == "distribution":
-        if all(pooled_bins(data.at(i)).size < 2 for i in range(times.size)):
+        if all(pooled_edges(data.at(i)).size < 2 for i in range(times.size)):
             raise ValueError(
                 f"distribution matching needs at least {2 * MIN_BIN_CELLS} cells with different "
                 f"counts at some time (two histogram bins of {MIN_BIN_CELLS}); at most "
@@ -580,8 +388,8 @@ def plot_fit(
     times = jnp.asarray(data.times)
     fitted = {
         method: np.asarray(_mrna_at_times(
-            key, jnp.log(jnp.array(list(fit.rates.values()))), times, cells, event_list=False
-        )[1])
+            key, jnp.log(jnp.array(list(fit.rates.values()))), times, cells
+        ))
         for method, fit in fits.items()
     }
     top = int(max(data.counts.max(), *(m.max() for m in fitted.values()))) + 1
@@ -653,7 +461,7 @@ def run_fit(args: argparse.Namespace) -> int:
     diverged = [m for m, fit in fits.items() if not np.all(np.isfinite(list(fit.rates.values())))]
     if diverged:
         print(f"jumpax fit: the {' and '.join(diverged)} fit diverged (non-finite rates); try "
-              "a smaller learning rate, more cells or more iterations", file=sys.stderr)
+              "more cells or more iterations", file=sys.stderr)
         return 1
     if args.plot is not None:
         if not args.quiet:
@@ -676,14 +484,17 @@ def add_fit_command(subcommands: Any) -> argparse.ArgumentParser:
         help="recover the telegraph promoter's four rates from single-cell snapshots",
         description="Fit the telegraph promoter (k_on, k_off, k_tx, k_deg) to mRNA counts of "
         "cells observed at known times after induction, by moment matching and by distribution "
-        "matching (simulation, score-function gradients, Adam); see jumpax.apps.fit.",
+        "matching (simulation, score-function gradients, Gauss-Newton steps); see jumpax.apps.fit.",
     )
     parser.add_argument(
         "--method", choices=(*METHODS, "both"), default="both",
         help="moment matching, distribution matching, or both (default)",
     )
     parser.add_argument("--seed", type=seed, default=0, help="PRNG seed (data and fit)")
-    parser.add_argument("--iterations", type=integer_at_least(4), default=200, help="Adam steps")
+    parser.add_argument(
+        "--iterations", type=integer_at_least(4), default=60,
+        help="Gauss-Newton iterations (one simulated batch each)",
+    )
     parser.add_argument(
         "--cells",
         type=integer_at_least(4, even=True),

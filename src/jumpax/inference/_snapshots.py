@@ -176,7 +176,7 @@ def write_snapshots(data: Snapshots, path: str | pathlib.Path) -> None:
         )
 
 
-def _pooled_edges(counts: np.ndarray, min_count: int = MIN_BIN_CELLS) -> np.ndarray:
+def pooled_edges(counts: np.ndarray, min_count: int = MIN_BIN_CELLS) -> np.ndarray:
     """Lower edges of bins of consecutive counts holding ``min_count`` cells each.
 
     Bins start at 0 and the last is open-ended, so no bin is empty or nearly so.
@@ -295,7 +295,7 @@ def snapshot_objective(
             (jnp.asarray(target, jnp.float32), jnp.asarray(whitening, jnp.float32)),
         )
     edges = tuple(
-        tuple(jnp.asarray(_pooled_edges(reference.at(i)[:, j])) for j in range(n_observed))
+        tuple(jnp.asarray(pooled_edges(reference.at(i)[:, j])) for j in range(n_observed))
         for i in range(n_times)
     )
     if all(e.size < 2 for per_time in edges for e in per_time):
