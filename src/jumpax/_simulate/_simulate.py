@@ -9,6 +9,7 @@ and its index, so the result never depends on batch size, chunking or the number
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from typing import Literal
 
@@ -137,16 +138,17 @@ def simulate(
         # One shard of the ensemble per device: pad to a multiple of the device count.
         indices = np.concatenate([indices, indices[: (-batch) % len(local_devices)]])
         mesh = _ensemble_mesh(tuple(local_devices))
-    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(
-        (key, network, x0, t0, t1, ts)
+    flat = _FlatNetwork.of(network)
+    traced = any(isinstance(leaf, jax.core.Tracer) for leaf in (
+        *flat.arrays, *jax.tree.leaves((key, x0, t0, t1, ts))
     ))
     if traced and not solver.reverse_differentiable:
         # An exact (or leaping) path is a sample: its counts have no pathwise derivative, and
         # REINFORCE differentiates only log_prob of it. Simulating inside a loss then gives
         # the same gradient as simulating outside it.
-        network, x0, t0, t1, ts = _constant((network, x0, t0, t1, ts))
+        flat, x0, t0, t1, ts = _constant((flat, x0, t0, t1, ts))
     results, invalid, parameters_ok = _run(
-        key, indices.astype(np.uint32), x0, network, t0, t1, ts, solver, mode, int(max_steps),
+        key, indices.astype(np.uint32), x0, flat, t0, t1, ts, solver, mode, int(max_steps),
         mesh, batch, num_trajectories is None, traced,
     )
     if not traced:
@@ -185,9 +187,58 @@ def _ensemble_mesh(devices: tuple[jax.Device, ...]) -> jax.sharding.Mesh:
     )
 
 
+@jax.tree_util.register_pytree_node_class
+class _FlatNetwork:
+    """A network as its array leaves and a hashable rest: cheap to pass to a compiled call.
+
+    Flattening a network module visits every reaction and rate law in Python, which costs
+    milliseconds per call for hundreds of reactions; the flat form of a network is made once
+    and reused while the network lives (networks are immutable).
+    """
+
+    _cache: dict[int, tuple[weakref.ref, _FlatNetwork]] = {}
+
+    def __init__(self, arrays: tuple, structure: tuple):
+        self.arrays = arrays
+        self.structure = structure  # (treedef, positions of the arrays, the other leaves)
+
+    @classmethod
+    def of(cls, network: ReactionNetwork) -> _FlatNetwork:
+        """The flat form of ``network`` (cached for networks of concrete arrays)."""
+        cached = cls._cache.get(id(network))
+        if cached is not None and cached[0]() is network:
+            return cached[1]
+        leaves, treedef = jax.tree.flatten(network)
+        positions = tuple(i for i, leaf in enumerate(leaves) if eqx.is_array(leaf))
+        others = tuple(leaf for i, leaf in enumerate(leaves) if i not in set(positions))
+        flat = cls(tuple(leaves[i] for i in positions), (treedef, positions, others))
+        if not any(isinstance(a, jax.core.Tracer) for a in flat.arrays):
+            key = id(network)
+            cls._cache[key] = (weakref.ref(network, lambda _: cls._cache.pop(key, None)), flat)
+        return flat
+
+    def network(self) -> ReactionNetwork:
+        """The network back."""
+        treedef, positions, others = self.structure
+        leaves, arrays, rest = [], iter(self.arrays), iter(others)
+        chosen = set(positions)
+        for i in range(treedef.num_leaves):
+            leaves.append(next(arrays) if i in chosen else next(rest))
+        return jax.tree.unflatten(treedef, leaves)
+
+    def tree_flatten(self):
+        """Children: the arrays; auxiliary data: the rest."""
+        return self.arrays, self.structure
+
+    @classmethod
+    def tree_unflatten(cls, structure, arrays):
+        """Rebuilds from :meth:`tree_flatten`'s parts."""
+        return cls(tuple(arrays), structure)
+
+
 @eqx.filter_jit
 def _run(
-    key, indices, x0, network, t0, t1, ts, solver, mode, max_steps, mesh, batch, single, traced
+    key, indices, x0, flat, t0, t1, ts, solver, mode, max_steps, mesh, batch, single, traced
 ):
     """Compiled entry point: the whole batch on one device, or one shard per device.
 
@@ -201,6 +252,7 @@ def _run(
         ``(results, invalid, parameters_ok)``: the results, the invalid-assignment flags and
         the network's parameter checks (see :meth:`ReactionNetwork.parameters_ok`).
     """
+    network = flat.network()
     parameters_ok = network.parameters_ok()
     # Parameters outside their domain: simulate nothing (t1 = t0) and let the caller raise.
     t1 = jnp.where(jnp.all(parameters_ok), t1, t0)
