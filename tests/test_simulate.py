@@ -440,3 +440,27 @@ def test_wrong_types_raise_type_error():
         jx.Reaction(3, 1.0)
     with pytest.raises(TypeError, match="regulator"):
         jx.HillActivation(1, 1.0, 1.0)
+
+
+def test_flat_network_cache_follows_the_network_it_was_made_for():
+    import gc
+
+    import equinox as eqx
+
+    from jumpax._simulate._simulate import _FlatNetwork
+
+    def mean_final(network):
+        r = jx.simulate(jax.random.key(0), network, network.x0, 20.0, save_at="final",
+                        num_trajectories=400)
+        return float(np.mean(np.asarray(r.x)))
+
+    slow = jx.models.birth_death(birth=1.0, death=0.1)
+    assert mean_final(slow) == pytest.approx(8.6, rel=0.1)  # 10 (1 - e^-2)
+    # A changed network is a new object: never the cached arrays of the old one.
+    fast = eqx.tree_at(lambda n: n.reactions[0].kinetics.k, slow, jnp.asarray(5.0))
+    assert mean_final(fast) == pytest.approx(43.2, rel=0.1)
+    assert mean_final(slow) == pytest.approx(8.6, rel=0.1)
+    entries = len(_FlatNetwork._cache)
+    del fast
+    gc.collect()
+    assert len(_FlatNetwork._cache) == entries - 1  # dropped with its network
