@@ -48,23 +48,23 @@ def cumulative(a: Array) -> tuple[Array, Array]:
     """Compensated cumulative sums along the last axis: ``(hi, lo)``, ``hi + lo`` to ~46 bits.
 
     A parallel prefix (Hillis and Steele) on double words: ``log2(n)`` rounds, each adding to
-    every entry the entry ``d`` places before it with a TwoSum and summing the low parts, so
-    each round is one vector operation. (A sequential chain of TwoSums has the same accuracy,
-    but XLA's CPU fusion recomputes the chain's prefix in the fusion of every entry it
-    outputs, a quadratic cost that dominates single-trajectory runs; XLA's own cumulative sum
-    is a quadratic window reduction.) The low parts carry relative errors of ``2**-24`` of
-    terms of size ``2**-24`` of the sums, per round.
+    every entry the entry ``d`` places before it with a TwoSum and summing the low parts. The
+    high and low parts travel stacked in one array, so a round is one vector operation (one
+    kernel: XLA's CPU backend would otherwise write each part with its own, which dominates
+    single-trajectory runs). (A sequential chain of TwoSums has the same accuracy, but XLA's
+    CPU fusion recomputes the chain's prefix in the fusion of every entry it outputs, a
+    quadratic cost; XLA's own cumulative sum is a quadratic window reduction.) The low parts
+    carry relative errors of ``2**-24`` of terms of size ``2**-24`` of the sums, per round.
     """
-    hi, lo = a, jnp.zeros_like(a)
+    parts = jnp.stack([a, jnp.zeros_like(a)], axis=-2)  # (..., 2, n): high and low parts
     n, shift = a.shape[-1], 1
     while shift < n:
-        pad = [(0, 0)] * (a.ndim - 1) + [(shift, 0)]
-        before_hi = jnp.pad(hi[..., :-shift], pad)
-        before_lo = jnp.pad(lo[..., :-shift], pad)
-        hi, error = two_sum(before_hi, hi)
-        lo = lo + before_lo + error
+        before = jnp.pad(parts[..., :-shift], [(0, 0)] * a.ndim + [(shift, 0)])
+        hi, error = two_sum(before[..., 0, :], parts[..., 0, :])
+        lo = parts[..., 1, :] + before[..., 1, :] + error
+        parts = jnp.stack([hi, lo], axis=-2)
         shift *= 2
-    return hi, lo
+    return parts[..., 0, :], parts[..., 1, :]
 
 
 def _first_above(hi: Array, lo: Array, target_hi: Array, target_lo: Array) -> Array:
