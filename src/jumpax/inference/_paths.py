@@ -24,7 +24,7 @@ from .._network._network import ReactionNetwork
 from .._results import SimulationResults
 from ._parameters import ParameterSet
 
-__all__ = ["fit_paths", "mass_action_mle", "normal_quantile"]
+__all__ = ["fit_paths", "log_scale_intervals", "mass_action_mle", "normal_quantile"]
 
 
 def normal_quantile(level: float) -> float:
@@ -36,6 +36,21 @@ def normal_quantile(level: float) -> float:
     if not 0 < level < 1:
         raise ValueError(f"the interval level must be in (0, 1), got {level}")
     return float(ndtri(0.5 + level / 2))
+
+
+def log_scale_intervals(
+    names: Sequence[str], s: np.ndarray, se: np.ndarray, z: float
+) -> dict[str, dict[str, float]]:
+    """``{name: {"estimate", "lower", "upper", "se_log"}}``: ``exp(s)`` and ``exp(s +- z se)``."""
+    return {
+        name: {
+            "estimate": float(np.exp(s[j])),
+            "lower": float(np.exp(s[j] - z * se[j])),
+            "upper": float(np.exp(s[j] + z * se[j])),
+            "se_log": float(se[j]),
+        }
+        for j, name in enumerate(names)
+    }
 
 
 def _step_propensities(network: ReactionNetwork, paths: SimulationResults):
@@ -176,15 +191,7 @@ def fit_paths(
         )
     s = np.asarray(s, np.float64)
     return {
-        "parameters": {
-            name: {
-                "estimate": float(np.exp(s[j])),
-                "lower": float(np.exp(s[j] - z * se[j])),
-                "upper": float(np.exp(s[j] + z * se[j])),
-                "se_log": float(se[j]),
-            }
-            for j, name in enumerate(parameters.names)
-        },
+        "parameters": log_scale_intervals(parameters.names, s, se, z),
         "log_likelihood": -value,
         "events": int(np.sum(np.asarray(paths.n_steps))),
         "level": level,

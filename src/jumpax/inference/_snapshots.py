@@ -44,7 +44,7 @@ from .._simulate._arguments import OverflowWarning
 from .._simulate._simulate import simulate
 from ._data import _numbers, read_table
 from ._parameters import ParameterSet
-from ._paths import normal_quantile
+from ._paths import log_scale_intervals, normal_quantile
 
 __all__ = [
     "MIN_BIN_CELLS",
@@ -566,15 +566,7 @@ def fit_snapshots(
     replicates = np.asarray(replicates).reshape(bootstrap, len(estimate))
     se = replicates.std(axis=0, ddof=1) if bootstrap else np.full(len(estimate), np.nan)
     return {
-        "parameters": {
-            name: {
-                "estimate": float(np.exp(estimate[j])),
-                "lower": float(np.exp(estimate[j] - z * se[j])),
-                "upper": float(np.exp(estimate[j] + z * se[j])),
-                "se_log": float(se[j]),
-            }
-            for j, name in enumerate(parameters.names)
-        },
+        "parameters": log_scale_intervals(parameters.names, estimate, se, z),
         "method": method,
         "iterations": iterations,
         "cells": cells,
