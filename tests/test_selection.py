@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jumpax._solver._selection import TWO_LEVEL_FROM, select
+from jumpax._solver._selection import TWO_LEVEL_FROM, select, select_batch
 
 
 def _words(k: np.ndarray, m: np.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -18,11 +18,19 @@ def _words(k: np.ndarray, m: np.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 def _select_all(a, coarse, extra, inner=None):
-    """Selections for the words of a first fine uniform (and, for two levels, a second)."""
+    """Selections for the words of a first fine uniform (and, for two levels, a second).
+
+    Every call also checks that the batched selection (plain sums, compensated ones only near
+    a boundary) chooses exactly what the per-trajectory compensated selection chooses.
+    """
     if inner is None:
         inner = (coarse, extra)
     bits = jnp.stack([extra, coarse, inner[1], inner[0]], axis=-1)
-    return np.asarray(jax.vmap(select, in_axes=(None, 0))(jnp.asarray(a), bits))
+    a = jnp.asarray(a)
+    single = np.asarray(jax.vmap(select, in_axes=(None, 0))(a, bits))
+    batched = np.asarray(jax.jit(select_batch)(jnp.broadcast_to(a, (bits.shape[0], a.size)), bits))
+    np.testing.assert_array_equal(batched, single)
+    return single
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, TWO_LEVEL_FROM - 1, TWO_LEVEL_FROM, 30, 101, 400])

@@ -27,3 +27,10 @@ class Direct(AbstractSSA):
         """Draws ``(tau, r)`` by inversion."""
         tau = waiting_time(_random.to_unit(bits[0], propensities.dtype), jnp.sum(propensities))
         return tau, selection.select(propensities, bits)
+
+    def sample_batch(self, bits, propensities):
+        """:meth:`sample` for a batch, with :func:`~jumpax._solver._selection.select_batch`."""
+        tau = waiting_time(
+            _random.to_unit(bits[:, 0], propensities.dtype), jnp.sum(propensities, axis=-1)
+        )
+        return tau, selection.select_batch(propensities, bits)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -27,6 +28,10 @@ from .._random import fine_unit
 
 TWO_LEVEL_FROM = 24
 """Networks with at least this many reactions use the two-level search."""
+
+PLAIN_SUMS_FROM = 32
+"""Batches of at least this many trajectories select with plain sums first
+(:func:`select_batch`); smaller ones pay less for the compensated sums than for the branch."""
 
 _SPLIT = 4097.0
 """Veltkamp's splitter ``2**12 + 1`` for float32 (it is exact, just not optimal, in float64)."""
@@ -129,4 +134,53 @@ def select(a: Array, bits: Array) -> Array:
     blocks = jnp.pad(a, (0, width * width - n)).reshape(width, width)
     b = _among(blocks.sum(axis=1), u_hi, u_lo)
     i = _among(blocks[b], *fine_unit(bits[3], bits[2], dtype))
+    return (b * width + i).astype(jnp.int32)
+
+
+def _among_batch(a: Array, u_hi: Array, u_lo: Array) -> Array:
+    """:func:`_among` for a batch ``(batch, m)``: plain sums, the exact path only if needed.
+
+    With plain float32 cumulative sums ``C`` and target ``t = u C_m``, every decision
+    ``C_j <= t`` agrees with the exact one (``S_j <= u S_m``) unless ``|C_j - t|`` is within the
+    sums' error bound, ``2 m 2**-24 C_m`` for non-negative terms summed in any order. Where a
+    trajectory's target lies that close to a boundary (about ``2 m**2 2**-23`` of the time),
+    the compensated selection decides; the batch computes it only if some trajectory needs it.
+    So every reaction, however small its propensity, keeps its exact probability.
+    """
+    m = a.shape[-1]
+    if m <= 2:
+        return jax.vmap(_among)(a, u_hi, u_lo)
+    plain = jnp.cumsum(a, axis=-1)
+    total = plain[:, -1:]
+    target = (u_hi + u_lo)[:, None] * total
+    cuts = plain[:, :-1]
+    index = jnp.sum(cuts <= target, axis=-1, dtype=jnp.int32)
+    margin = (m + 4) * float(jnp.finfo(a.dtype).eps) * total
+    ambiguous = jnp.any(jnp.abs(cuts - target) <= margin, axis=-1)
+    return jax.lax.cond(
+        jnp.any(ambiguous),
+        lambda: jnp.where(ambiguous, jax.vmap(_among)(a, u_hi, u_lo), index),
+        lambda: index,
+    )
+
+
+def select_batch(a: Array, bits: Array) -> Array:
+    """:func:`select` for a batch: ``(batch,)`` reactions from ``(batch, n)`` propensities.
+
+    The same reaction as ``jax.vmap(select)`` for the same words, at a fraction of the cost
+    for batches of at least :data:`PLAIN_SUMS_FROM`: plain cumulative sums decide, and the
+    compensated ones only where a target lies within rounding error of a boundary
+    (:func:`_among_batch`).
+    """
+    if a.shape[0] < PLAIN_SUMS_FROM:
+        return jax.vmap(select)(a, bits)
+    n = a.shape[-1]
+    u_hi, u_lo = fine_unit(bits[:, 1], bits[:, 0], a.dtype)
+    if n < TWO_LEVEL_FROM:
+        return _among_batch(a, u_hi, u_lo)
+    width = math.isqrt(n - 1) + 1
+    blocks = jnp.pad(a, ((0, 0), (0, width * width - n))).reshape(-1, width, width)
+    b = _among_batch(blocks.sum(axis=-1), u_hi, u_lo)
+    inner = jnp.take_along_axis(blocks, b[:, None, None], axis=1)[:, 0]
+    i = _among_batch(inner, *fine_unit(bits[:, 3], bits[:, 2], a.dtype))
     return (b * width + i).astype(jnp.int32)

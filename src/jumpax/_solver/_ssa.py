@@ -107,6 +107,14 @@ class AbstractSSA(AbstractSolver):
             of the reaction that fires (int32; meaningless when ``tau`` is ``inf``).
         """
 
+    def sample_batch(self, bits: Array, propensities: Array) -> tuple[Array, Array]:
+        """:meth:`sample` for a batch: ``bits (batch, num_words)``, ``propensities (batch, n)``.
+
+        The same draws as mapping :meth:`sample`; a subclass overrides it where the batch can
+        be drawn more cheaply as a whole.
+        """
+        return jax.vmap(self.sample)(bits, propensities)
+
     def update(
         self, bits: Array, x: Array, propensities: Array, r: Array, stoichiometry: Array
     ) -> Array:
@@ -119,7 +127,7 @@ class AbstractSSA(AbstractSolver):
     def _draw(self, network, a, t, rng):
         """A fresh draw from propensities ``a`` at times ``t``: ``(t_next, r, bits, rng)``."""
         rng, bits = _random.words(rng, self.num_words(network.n_reactions))
-        tau, r = jax.vmap(self.sample)(bits, a)
+        tau, r = self.sample_batch(bits, a)
         kept = bits if self.reuses_bits else bits[:, :0]
         return t.advance(tau), r, kept, rng
 
