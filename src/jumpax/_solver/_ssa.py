@@ -167,14 +167,18 @@ class AbstractSSA(AbstractSolver):
         dependents = sparse_dependents(network)
         if dependents is None:
             fresh = batch_propensities(network, x)
+            kept = select(moved, self._kept_propensities(network, fresh), state.a)
         else:
             # Only the propensities the fired reaction changes; the same arithmetic as the
             # full evaluation, so the same values. (No rules or events: nothing else moves x.)
+            # Rows that did not move write their old values back, so the update is in place
+            # (no pass over the whole array to keep them).
             which = jnp.asarray(dependents)[jnp.maximum(code, 0)]
-            values = jax.vmap(network.propensities_of)(x, which)
             rows = jnp.arange(x.shape[0])[:, None]
-            fresh = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
+            values = jnp.where(
+                moved[:, None], jax.vmap(network.propensities_of)(x, which), state.a[rows, which]
+            )
+            fresh = kept = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
         t_next, r, bits, drawn_rng = self._draw(network, fresh, t, rng)
-        kept = self._kept_propensities(network, fresh)
-        state = select(moved, SSAState(kept, t_next, r, bits), state)
-        return state, jnp.where(moved[:, None], drawn_rng, rng)
+        drawn = select(moved, (t_next, r, bits), (state.t_next, state.r_next, state.bits))
+        return SSAState(kept, *drawn), jnp.where(moved[:, None], drawn_rng, rng)
