@@ -200,7 +200,7 @@ class _FlatNetwork:
 
     def __init__(self, arrays: tuple, structure: tuple):
         self.arrays = arrays
-        self.structure = structure  # (treedef, positions of the arrays, the other leaves)
+        self.structure = structure  # (treedef, which leaves are arrays, the other leaves)
 
     @classmethod
     def of(cls, network: ReactionNetwork) -> _FlatNetwork:
@@ -209,9 +209,12 @@ class _FlatNetwork:
         if cached is not None and cached[0]() is network:
             return cached[1]
         leaves, treedef = jax.tree.flatten(network)
-        positions = tuple(i for i, leaf in enumerate(leaves) if eqx.is_array(leaf))
-        others = tuple(leaf for i, leaf in enumerate(leaves) if i not in set(positions))
-        flat = cls(tuple(leaves[i] for i in positions), (treedef, positions, others))
+        arrays = [eqx.is_array(leaf) for leaf in leaves]
+        flat = cls(
+            tuple(leaf for leaf, is_array in zip(leaves, arrays, strict=True) if is_array),
+            (treedef, tuple(arrays),
+             tuple(leaf for leaf, is_array in zip(leaves, arrays, strict=True) if not is_array)),
+        )
         if not any(isinstance(a, jax.core.Tracer) for a in flat.arrays):
             key = id(network)
             cls._cache[key] = (weakref.ref(network, lambda _: cls._cache.pop(key, None)), flat)
@@ -219,12 +222,11 @@ class _FlatNetwork:
 
     def network(self) -> ReactionNetwork:
         """The network back."""
-        treedef, positions, others = self.structure
-        leaves, arrays, rest = [], iter(self.arrays), iter(others)
-        chosen = set(positions)
-        for i in range(treedef.num_leaves):
-            leaves.append(next(arrays) if i in chosen else next(rest))
-        return jax.tree.unflatten(treedef, leaves)
+        treedef, is_array, others = self.structure
+        arrays, rest = iter(self.arrays), iter(others)
+        return jax.tree.unflatten(
+            treedef, [next(arrays) if a else next(rest) for a in is_array]
+        )
 
     def tree_flatten(self):
         """Children: the arrays; auxiliary data: the rest."""

@@ -40,8 +40,8 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from jumpax import ReactionNetwork, inference, simulate
-from jumpax.inference import fit_snapshots
-from jumpax.inference._snapshots import MIN_BIN_CELLS, MOMENT_ORDER, pooled_edges
+from jumpax.inference import fit_snapshots, simulate_snapshots
+from jumpax.inference._snapshots import METHODS, MIN_BIN_CELLS, MOMENT_ORDER, pooled_edges
 from jumpax.models import telegraph
 
 from .._files import atomic_write
@@ -74,8 +74,6 @@ CELLS: tuple[int, ...] = (2000, 2000, 2000, 10_000)
 _TEMPLATE = telegraph()
 X0 = tuple(float(v) for v in _TEMPLATE.x0)
 """Induction starts from the gene off (``G_off, G_on, M``) and no mRNA."""
-
-METHODS: tuple[str, ...] = ("moments", "distribution")
 
 
 def telegraph_network(log_rates: ArrayLike) -> ReactionNetwork:
@@ -138,11 +136,9 @@ def synthetic_snapshots(
     """
     if len(times) != len(cells):
         raise ValueError(f"got {len(times)} times but {len(cells)} cell counts")
-    log_rates = jnp.log(jnp.array([rates[name] for name in TRUE_RATES]))
-    counts = _mrna_at_times(key, log_rates, jnp.asarray(times), sum(cells))
-    time_index = np.repeat(np.arange(len(times)), cells)
-    counts = np.asarray(counts)[np.arange(time_index.size), time_index]
-    return Snapshots(np.asarray(times, dtype=float), counts, time_index)
+    network = telegraph_network(jnp.log(jnp.array([rates[name] for name in TRUE_RATES])))
+    data = simulate_snapshots(key, network, times, cells, observed=["M"])
+    return Snapshots(data.times, data.values[:, 0], data.time_index)
 
 
 # --------------------------------------------------------------------------------- fitting

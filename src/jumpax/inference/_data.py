@@ -24,7 +24,14 @@ import numpy as np
 from .._network._network import ReactionNetwork
 from .._results import PADDING, SimulationResults
 
-__all__ = ["TimeSeries", "paths_from_table", "read_paths", "read_table", "read_timeseries"]
+__all__ = [
+    "TimeSeries",
+    "observed_species",
+    "paths_from_table",
+    "read_paths",
+    "read_table",
+    "read_timeseries",
+]
 
 
 def read_table(path: str | pathlib.Path, required: Sequence[str]) -> dict[str, list[str]]:
@@ -96,6 +103,24 @@ def _trajectories(path, columns) -> tuple[np.ndarray, list[np.ndarray]]:
         if any(b != a + 1 for a, b in zip(rows, rows[1:], strict=False)):
             raise ValueError(f"{path}: the rows of trajectory {ids[rows[0]]!r} are not together")
     return np.array(list(order)), [np.asarray(r) for r in order.values()]
+
+
+def observed_species(
+    path, columns: dict[str, list[str]], network: ReactionNetwork, besides: Sequence[str]
+) -> tuple[str, ...]:
+    """The columns other than ``besides``: observed species of ``network``.
+
+    Raises:
+        ValueError: naming the file, for no such column or a column that is no species.
+    """
+    observed = tuple(c for c in columns if c not in besides)
+    if not observed:
+        raise ValueError(f"{path}: no observed species column besides {', '.join(besides)}")
+    unknown = [c for c in observed if c not in network.species]
+    if unknown:
+        raise ValueError(f"{path}: columns {unknown} are not species of the network "
+                         f"{list(network.species)}")
+    return observed
 
 
 def read_paths(path: str | pathlib.Path, network: ReactionNetwork) -> SimulationResults:
@@ -213,13 +238,7 @@ def read_timeseries(path: str | pathlib.Path, network: ReactionNetwork) -> TimeS
             non-number, naming the file and line.
     """
     columns = read_table(path, ["trajectory", "time"])
-    observed = tuple(c for c in columns if c not in ("trajectory", "time"))
-    if not observed:
-        raise ValueError(f"{path}: no observed species column besides trajectory and time")
-    unknown = [c for c in observed if c not in network.species]
-    if unknown:
-        raise ValueError(f"{path}: columns {unknown} are not species of the network "
-                         f"{list(network.species)}")
+    observed = observed_species(path, columns, network, ("trajectory", "time"))
     time = _numbers(path, "time", columns["time"])
     values = np.stack([_numbers(path, c, columns[c]) for c in observed], axis=1)
     _, groups = _trajectories(path, columns)

@@ -3,10 +3,11 @@
 Every cell starts from the network's initial state at ``t = 0`` and is observed once, so the
 data are the distributions of the observed species at each time, not paths. The fit
 generalises ``jumpax fit``'s telegraph method to any network: it minimises a function ``g`` of
-expectations ``mu = E[phi(counts)]`` of simulated cells over the log-parameters with Adam, and
-estimates ``d mu / d theta`` without bias by the score-function estimator
-(:func:`jumpax.optimization.reinforce_loss` with leave-one-out baselines) and cross-fitting
-(``dg/dmu`` from one half of each simulated batch scores the other half).
+expectations ``mu = E[phi(counts)]`` of simulated cells over the log-parameters. The
+Jacobian ``d mu / d theta`` is estimated by the score function (the exact path likelihood of
+each simulated cell) and cross-fitted (the residual of one half of each simulated batch
+scores the other half), so the gradient is unbiased; each iteration takes a Gauss-Newton step
+preconditioned by the running mean of the batches' Gauss-Newton matrices.
 
 - *moment matching* (``"moments"``): ``phi`` holds, at each time, the first three powers of
   each observed species (standardised by the observed mean and sd) and the products of pairs;
@@ -16,7 +17,7 @@ estimates ``d mu / d theta`` without bias by the score-function estimator
   observed species at each time (bins pooled to hold at least 20 observed cells); ``g`` is
   Neyman's chi-square between simulated and observed histograms.
 
-The estimate averages the log-parameters of the last quarter of the iterations. Intervals come
+The estimate averages the log-parameters of the second half of the iterations. Intervals come
 from the nonparametric bootstrap: cells are resampled with replacement within each time, each
 replicate is refitted from the estimate, and the interval is ``exp(s +- z se)`` with ``se``
 the standard deviation of the replicates' log-estimates (it includes the Monte Carlo noise of
@@ -42,7 +43,7 @@ from .._files import atomic_write
 from .._network._network import ReactionNetwork
 from .._simulate._arguments import OverflowWarning
 from .._simulate._simulate import simulate
-from ._data import _numbers, read_table
+from ._data import _numbers, observed_species, read_table
 from ._parameters import ParameterSet
 from ._paths import log_scale_intervals, normal_quantile
 
@@ -107,14 +108,7 @@ def read_snapshots(path: str | pathlib.Path, network: ReactionNetwork) -> Snapsh
             negative time, or a count that is not a whole number ``>= 0``.
     """
     columns = read_table(path, ["time"])
-    observed = tuple(c for c in columns if c != "time")
-    if not observed:
-        raise ValueError(f"{path}: no observed species column besides time")
-    unknown = [c for c in observed if c not in network.species]
-    if unknown:
-        raise ValueError(
-            f"{path}: columns {unknown} are not species of the network {list(network.species)}"
-        )
+    observed = observed_species(path, columns, network, ("time",))
     time = _numbers(path, "time", columns["time"])
     if np.any(time < 0):
         line = int(np.argmax(time < 0)) + 2
@@ -153,16 +147,13 @@ def simulate_snapshots(
     if per_time.shape != times.shape or np.any(per_time < 1):
         raise ValueError(f"cells must be one positive count or one per time, got {cells}")
     observed = tuple(network.species if observed is None else observed)
-    for name in observed:
-        if name not in network.species:
-            raise ValueError(f"unknown species {name!r}; the network has {list(network.species)}")
+    columns = [network.species_index(name) for name in observed]
     time_index = np.repeat(np.arange(times.size), per_time)
     results = simulate(
         key, network, network.x0, float(times[-1]), save_at=jnp.asarray(times),
         num_trajectories=int(time_index.size),
     )
     x = np.asarray(results.x)[np.arange(time_index.size), time_index]
-    columns = [network.species.index(name) for name in observed]
     return Snapshots(times, x[:, columns], time_index, observed)
 
 
@@ -225,12 +216,16 @@ class SnapshotObjective(eqx.Module):
             pairs = [z[..., i] * z[..., j] for i in range(n) for j in range(i + 1, n)]
             parts = powers + ([jnp.stack(pairs, axis=-1)] if pairs else [])
             return jnp.concatenate(parts, axis=-1).reshape(*counts.shape[:-2], -1)
-        parts = []
-        for i, per_species in enumerate(self.edges):
-            for j, e in enumerate(per_species):
-                index = jnp.searchsorted(e, counts[..., i, j], side="right") - 1
-                parts.append(jax.nn.one_hot(index, e.size, dtype=counts.dtype))
-        return jnp.concatenate(parts, axis=-1)
+        return jnp.concatenate([
+            self.histogram(counts[..., i, j], i, j)
+            for i, per_species in enumerate(self.edges) for j in range(len(per_species))
+        ], axis=-1)
+
+    def histogram(self, counts: Array, i: int, j: int) -> Array:
+        """One-hot bins ``(..., n_bins)`` of counts of observed species ``j`` at time ``i``."""
+        e = self.edges[i][j]
+        return jax.nn.one_hot(jnp.searchsorted(e, counts, side="right") - 1, e.size,
+                              dtype=jnp.result_type(float))
 
     def residual(self, mu: Array) -> Array:
         """``W (mu - target)``: ``g(mu)`` is its squared norm."""
@@ -289,7 +284,7 @@ def snapshot_objective(
                 ) from None
         # Features are time-major, so each time's block is contiguous.
         target = np.concatenate(targets)
-        whitening = _block_diagonal(blocks)
+        whitening = jax.scipy.linalg.block_diag(*blocks)
         return eqx.tree_at(
             lambda o: (o.target, o.weight), empty,
             (jnp.asarray(target, jnp.float32), jnp.asarray(whitening, jnp.float32)),
@@ -310,9 +305,7 @@ def snapshot_objective(
     for i in range(n_times):
         cells = jnp.asarray(data.at(i), jnp.float32)
         for j in range(n_observed):
-            e = edges[i][j]
-            index = jnp.searchsorted(e, cells[:, j], side="right") - 1
-            p = np.asarray(jax.nn.one_hot(index, e.size).mean(axis=0), np.float64)
+            p = np.asarray(objective.histogram(cells[:, j], i, j).mean(axis=0), np.float64)
             observed.append(p)
             weight.append(cells.shape[0] / np.maximum(p, 1.0 / cells.shape[0]))
     return eqx.tree_at(
@@ -320,16 +313,6 @@ def snapshot_objective(
         (jnp.asarray(np.concatenate(observed), jnp.float32),
          jnp.asarray(np.concatenate(weight), jnp.float32)),
     )
-
-
-def _block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
-    size = sum(b.shape[0] for b in blocks)
-    matrix, start = np.zeros((size, size)), 0
-    for block in blocks:
-        stop = start + block.shape[0]
-        matrix[start:stop, start:stop] = block
-        start = stop
-    return matrix
 
 
 class _Experiment(eqx.Module):
@@ -529,9 +512,6 @@ def fit_snapshots(
         )
     if bootstrap == 1 or bootstrap < 0:
         raise ValueError(f"bootstrap must be 0 (no intervals) or at least 2, got {bootstrap}")
-    unknown = [s for s in data.observed if s not in network.species]
-    if unknown:
-        raise ValueError(f"the data observe {unknown}, not species of {list(network.species)}")
     if not data.times.size or data.times[-1] <= 0:
         raise ValueError("the last observation time must be positive (cells start at t = 0)")
     z = normal_quantile(level)
@@ -539,7 +519,7 @@ def fit_snapshots(
     objective = snapshot_objective(data, method)
     experiment = _Experiment(
         network, parameters, jnp.asarray(data.times, jnp.float32),
-        tuple(network.species.index(s) for s in data.observed), cells, 0,
+        tuple(network.species_index(s) for s in data.observed), cells, 0,
     )
     start = np.asarray(parameters.log_values(network), np.float64)
     fit_key, boot_key, pilot_key = jax.random.split(key, 3)
