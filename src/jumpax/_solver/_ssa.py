@@ -34,8 +34,13 @@ SPARSE_UPDATES_FROM = 24
 
 
 def waiting_time(u: Array, a0: Array) -> Array:
-    """``Exp(a0)`` by inversion of a uniform ``u`` in (0, 1); ``inf`` when ``a0 == 0``."""
-    return where_positive(a0, lambda rate: -jnp.log1p(-u) / rate, jnp.inf)
+    """``Exp(a0)`` by inversion of a uniform ``u`` in (0, 1); ``inf`` when ``a0 == 0``.
+
+    ``-log(u)`` rather than ``-log1p(-u)``: ``u`` and ``1 - u`` have the same distribution on
+    the symmetric midpoint grid of :func:`jumpax._random.to_unit` (every ``1 - u`` is exact),
+    and XLA's ``log1p`` evaluates two approximations and a division where ``log`` needs one.
+    """
+    return where_positive(a0, lambda rate: -jnp.log(u) / rate, jnp.inf)
 
 
 def sparse_dependents(network: ReactionNetwork) -> np.ndarray | None:
