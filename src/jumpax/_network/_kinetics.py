@@ -166,6 +166,7 @@ def mass_action_rates(
     order = coefficient.sum(axis=1)
     scale = ks * volume ** jnp.asarray(1 - order, dtype=x.dtype)
     highest = int(coefficient.max(initial=0))
+    static_coefficient = coefficient
     if which is not None:
         scale = scale[which]
         index = jnp.asarray(index)[which]
@@ -178,9 +179,16 @@ def mass_action_rates(
         # and cannot overflow unless it does. x - m is clamped at 0, so for a count x < s the
         # factor m = x and all later ones are 0: C(x, s) is exactly +0, never negative or NaN.
         active = coefficient > m
-        remaining = jnp.where(active, coefficient - m, 1).astype(x.dtype)
         numerator = jnp.where(counts >= m, counts - m, 0.0) if exact else counts
-        factor = jnp.where(active, numerator / remaining, 1.0)
+        divisors = np.maximum(static_coefficient - m, 1)
+        if np.all(divisors & (divisors - 1) == 0):
+            # Powers of two: multiplying by the reciprocal is exact (and much cheaper).
+            inverse = jnp.asarray(1.0 / divisors, x.dtype)
+            factor = jnp.where(active, numerator * (inverse[which] if which is not None
+                                                    else inverse), 1.0)
+        else:
+            remaining = jnp.where(active, coefficient - m, 1).astype(x.dtype)
+            factor = jnp.where(active, numerator / remaining, 1.0)
         if highest > 3:
             # XLA would reassociate t * (a / b) into (t * a) / b, whose partial products
             # overflow (40! > float32's range); the barrier keeps each factor whole. Orders up
