@@ -114,7 +114,6 @@ def simulate(
         raise TypeError(f"solver must be a jumpax solver such as Direct(), got {solver!r}")
     if not isinstance(network, ReactionNetwork):
         raise TypeError(f"network must be a ReactionNetwork, got {network!r}")
-    solver.check(network)
     x0 = checked_state(network.species, x0, integer=solver.integer_counts)
     if num_trajectories is None and x0.ndim == 2:
         raise ValueError(
@@ -147,9 +146,11 @@ def simulate(
         # REINFORCE differentiates only log_prob of it. Simulating inside a loss then gives
         # the same gradient as simulating outside it.
         flat, x0, t0, t1, ts = _constant((flat, x0, t0, t1, ts))
+    solver_arrays, solver_static = eqx.partition(solver, eqx.is_array)
     results, invalid, parameters_ok = _run(
-        key, indices.astype(np.uint32), x0, flat, t0, t1, ts, solver, mode, int(max_steps),
-        mesh, batch, num_trajectories is None, traced,
+        key, indices.astype(np.uint32), x0, flat, t0, t1, ts, solver_arrays,
+        _Static(solver_static), mode, int(max_steps), mesh, batch, num_trajectories is None,
+        traced,
     )
     if not traced:
         flags = np.asarray(parameters_ok)
@@ -187,6 +188,29 @@ def _ensemble_mesh(devices: tuple[jax.Device, ...]) -> jax.sharding.Mesh:
     )
 
 
+class _Static:
+    """A hashable static argument whose hash is computed once.
+
+    ``jax.jit`` hashes its static arguments on every call; a network's structure (a tree
+    definition and the non-array leaves of every reaction) would cost a deep hash per call.
+    Equality checks identity first, so the cached object of a network is matched in O(1).
+    """
+
+    __slots__ = ("value", "_hash")
+
+    def __init__(self, value):
+        self.value = value
+        self._hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return self is other or (
+            isinstance(other, _Static) and self._hash == other._hash and self.value == other.value
+        )
+
+
 @jax.tree_util.register_pytree_node_class
 class _FlatNetwork:
     """A network as its array leaves and a hashable rest: cheap to pass to a compiled call.
@@ -198,7 +222,7 @@ class _FlatNetwork:
 
     _cache: dict[int, tuple[weakref.ref, _FlatNetwork]] = {}
 
-    def __init__(self, arrays: tuple, structure: tuple):
+    def __init__(self, arrays: tuple, structure: _Static):
         self.arrays = arrays
         self.structure = structure  # (treedef, which leaves are arrays, the other leaves)
 
@@ -212,8 +236,9 @@ class _FlatNetwork:
         arrays = [eqx.is_array(leaf) for leaf in leaves]
         flat = cls(
             tuple(leaf for leaf, is_array in zip(leaves, arrays, strict=True) if is_array),
-            (treedef, tuple(arrays),
-             tuple(leaf for leaf, is_array in zip(leaves, arrays, strict=True) if not is_array)),
+            _Static((treedef, tuple(arrays), tuple(
+                leaf for leaf, is_array in zip(leaves, arrays, strict=True) if not is_array
+            ))),
         )
         if not any(isinstance(a, jax.core.Tracer) for a in flat.arrays):
             key = id(network)
@@ -222,7 +247,7 @@ class _FlatNetwork:
 
     def network(self) -> ReactionNetwork:
         """The network back."""
-        treedef, is_array, others = self.structure
+        treedef, is_array, others = self.structure.value
         arrays, rest = iter(self.arrays), iter(others)
         return jax.tree.unflatten(
             treedef, [next(arrays) if a else next(rest) for a in is_array]
@@ -238,11 +263,16 @@ class _FlatNetwork:
         return cls(tuple(arrays), structure)
 
 
-@eqx.filter_jit
+@functools.partial(jax.jit, static_argnums=tuple(range(8, 15)))
 def _run(
-    key, indices, x0, flat, t0, t1, ts, solver, mode, max_steps, mesh, batch, single, traced
+    key, indices, x0, flat, t0, t1, ts, solver_arrays, solver_static, mode, max_steps, mesh,
+    batch, single, traced,
 ):
     """Compiled entry point: the whole batch on one device, or one shard per device.
+
+    A plain ``jax.jit`` with cheaply hashed static arguments (the solver's and the network's
+    structure): dispatching a compiled call costs microseconds, which single trajectories and
+    small ensembles feel.
 
     ``indices`` may be padded to a multiple of the device count; the first ``batch``
     trajectories are returned (the first alone, unbatched, with ``single``). Everything here is
@@ -255,6 +285,10 @@ def _run(
         the network's parameter checks (see :meth:`ReactionNetwork.parameters_ok`).
     """
     network = flat.network()
+    solver = eqx.combine(solver_arrays, solver_static.value)
+    # A structural check (features the solver cannot honour): it runs when a new structure
+    # is traced, and raises before anything is compiled.
+    solver.check(network)
     parameters_ok = network.parameters_ok()
     # Parameters outside their domain: simulate nothing (t1 = t0) and let the caller raise.
     t1 = jnp.where(jnp.all(parameters_ok), t1, t0)
