@@ -181,7 +181,7 @@ def mass_action_rates(
         active = coefficient > m
         numerator = jnp.where(counts >= m, counts - m, 0.0) if exact else counts
         divisors = np.maximum(static_coefficient - m, 1)
-        if np.all(divisors & (divisors - 1) == 0):
+        if np.all((divisors & (divisors - 1)) == 0):
             # Powers of two: multiplying by the reciprocal is exact (and much cheaper).
             inverse = jnp.asarray(1.0 / divisors, x.dtype)
             factor = jnp.where(active, numerator * (inverse[which] if which is not None
