@@ -250,10 +250,13 @@ def run(
         over = short & (s.steps >= max_steps)
         live = ~s.done
         accept = live & ~over
-        solver_state, rng = solver.observe(network, x, t, code, changed, solver_state, rng)
         # Only what outlives a trajectory's end is guarded: once done (finished, out of budget
         # or stopped by an invalid assignment) its clock, solver state and streams are unused.
+        # The solver observes the guarded counts, the array the loop carries: reading the
+        # counts before the guard would make XLA recompute the step inside the propensities
+        # and copy the carried counts every iteration.
         x = jnp.where(accept[:, None], x, s.x)
+        solver_state, rng = solver.observe(network, x, t, code, changed, solver_state, rng)
         fired = accept & fire
         output = s.output.update(x, t.hi, code, fired, accept & at_save)
         done = s.done | over | at_end
