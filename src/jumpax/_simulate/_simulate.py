@@ -147,12 +147,13 @@ def simulate(
         # the same gradient as simulating outside it.
         flat, x0, t0, t1, ts = _constant((flat, x0, t0, t1, ts))
     solver_arrays, solver_static = eqx.partition(solver, eqx.is_array)
-    results, invalid, parameters_ok = _run(
+    results, invalid, parameters_ok, trouble = _run(
         key, indices.astype(np.uint32), x0, flat, t0, t1, ts, solver_arrays,
         _Static(solver_static), mode, int(max_steps), mesh, batch, num_trajectories is None,
         traced,
     )
-    if not traced:
+    # One scalar reaches the host when all is well; the flags only when something is wrong.
+    if not traced and bool(trouble):
         flags = np.asarray(parameters_ok)
         if not np.all(flags):
             labels = network.parameter_labels
@@ -281,8 +282,9 @@ def _run(
     from inside the computation (:func:`equinox.branched_error_if`), once per ensemble.
 
     Returns:
-        ``(results, invalid, parameters_ok)``: the results, the invalid-assignment flags and
-        the network's parameter checks (see :meth:`ReactionNetwork.parameters_ok`).
+        ``(results, invalid, parameters_ok, trouble)``: the results, the invalid-assignment
+        flags, the network's parameter checks (see :meth:`ReactionNetwork.parameters_ok`) and
+        whether any of them failed or a trajectory overflowed.
     """
     network = flat.network()
     solver = eqx.combine(solver_arrays, solver_static.value)
@@ -306,7 +308,8 @@ def _run(
         results, invalid = jax.tree.map(lambda leaf: leaf[0], (results, invalid))
     elif padded > batch:
         results, invalid = jax.tree.map(lambda leaf: leaf[:batch], (results, invalid))
-    return results, invalid, parameters_ok
+    trouble = ~jnp.all(parameters_ok) | jnp.any(invalid) | jnp.any(results.overflow)
+    return results, invalid, parameters_ok, trouble
 
 
 class _Ensemble(eqx.Module):
