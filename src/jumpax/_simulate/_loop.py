@@ -47,6 +47,7 @@ class LoopState(eqx.Module):
         overflow: ``(batch,)`` trajectories that ran out of steps before ``t1``.
         invalid: ``(batch,)`` trajectories stopped by an invalid assignment.
         output: what is recorded.
+        stop: where the next step stops.
     """
 
     x: Array
@@ -60,6 +61,27 @@ class LoopState(eqx.Module):
     overflow: Array
     invalid: Array
     output: AbstractOutput
+    stop: Stop
+
+
+class Stop(eqx.Module):
+    """The next stop of each trajectory: the earliest of its next time event, save time and t1.
+
+    It is computed once, at the end of the iteration that changed what it depends on, and
+    carried to the next: XLA's CPU backend would otherwise recompute it (a gather of the next
+    save time included) inside every kernel that writes part of the loop state.
+
+    Attributes:
+        t: ``(batch,)`` the stop time.
+        k_event: ``(batch,)`` the pending time event that comes first.
+        at_event: ``(batch,)`` whether the stop is that time event.
+        at_save: ``(batch,)`` whether the stop is a save time (and not a time event).
+    """
+
+    t: Array
+    k_event: Array
+    at_event: Array
+    at_save: Array
 
 
 class Model(eqx.Module):
@@ -189,6 +211,23 @@ def run(
     else:
         timed = jnp.zeros((batch, 0), bool)
     t1_batch = jnp.broadcast_to(t1, (batch,))
+    output0 = make_output(x0)
+    saves = output0.num_saves > 0
+
+    def next_stop(timed: Array, output: AbstractOutput) -> Stop:
+        """The next stop after the time events ``timed`` have fired and ``output`` saved."""
+        if time_events:
+            pending = jnp.where(timed, jnp.inf, event_times)
+            k_event = jnp.argmin(pending, axis=1).astype(jnp.int32)
+            t_event = jnp.min(pending, axis=1)
+        else:
+            k_event = jnp.zeros(batch, jnp.int32)
+            t_event = jnp.full((batch,), jnp.inf, t1.dtype)
+        t_save = output.next_save(t1_batch) if saves else t1_batch
+        t_stop = jnp.minimum(jnp.minimum(t_event, t_save), t1_batch)
+        at_event = t_event == t_stop
+        return Stop(t_stop, k_event, at_event, ~at_event & (t_save == t_stop))
+
     state = LoopState(
         x=x0,
         t=clock,
@@ -200,31 +239,21 @@ def run(
         done=~ok,
         overflow=jnp.zeros(batch, bool),
         invalid=~ok,
-        output=make_output(x0),
+        output=output0,
+        stop=next_stop(timed, output0),
     )
     output = state.output
 
     def body(s: LoopState) -> LoopState:
-        if time_events:
-            pending = jnp.where(s.timed, jnp.inf, event_times)
-            k_event = jnp.argmin(pending, axis=1)
-            t_event = jnp.min(pending, axis=1)
-        else:
-            k_event = jnp.zeros(batch, jnp.int32)
-            t_event = jnp.full((batch,), jnp.inf, t1.dtype)
         no = jnp.zeros(batch, bool)
-        saves = s.output.num_saves > 0
-        t_save = s.output.next_save(t1_batch) if saves else t1_batch
-        t_stop = jnp.minimum(jnp.minimum(t_event, t_save), t1_batch) if time_events or saves \
-            else t1_batch
-
+        k_event = s.stop.k_event
         x, t, code, solver_state, rng = solver.step(
-            network, s.x, s.t, t_stop, s.solver_state, s.rng
+            network, s.x, s.t, s.stop.t, s.solver_state, s.rng
         )
         # Static shortcuts keep the decisions short: XLA repeats them in every consumer.
         arrived = code == STOPPED
-        at_event = arrived & (t_event == t_stop) if time_events else no
-        at_save = arrived & ~at_event & (t_save == t_stop) if saves else no
+        at_event = arrived & s.stop.at_event if time_events else no
+        at_save = arrived & s.stop.at_save if saves else no
         at_end = arrived & ~at_event & ~at_save if time_events or saves else arrived
         moved = code >= 0 if solver.records_events else (code >= 0) | (code == LEAPED)
         fire = moved | at_event if time_events else moved
@@ -280,6 +309,8 @@ def run(
             overflow=s.overflow | (live & over),
             invalid=invalid,
             output=output,
+            # Without time events or save times the stop is always t1 (a loop invariant).
+            stop=next_stop(timed, output) if time_events or saves else s.stop,
         )
 
     def unfinished(s: LoopState) -> Array:
