@@ -67,9 +67,10 @@ class LoopState(eqx.Module):
 class Stop(eqx.Module):
     """The next stop of each trajectory: the earliest of its next time event, save time and t1.
 
-    It is computed once, at the end of the iteration that changed what it depends on, and
-    carried to the next: XLA's CPU backend would otherwise recompute it (a gather of the next
-    save time included) inside every kernel that writes part of the loop state.
+    It is computed once, at the end of each iteration (never, without time events or save
+    times: it is then always ``t1``), and carried to the next: XLA's CPU backend would
+    otherwise recompute it (a gather of the next save time included) inside every kernel that
+    writes part of the loop state.
 
     Attributes:
         t: ``(batch,)`` the stop time.
