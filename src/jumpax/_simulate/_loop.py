@@ -70,19 +70,19 @@ class Stop(eqx.Module):
     It is computed once, at the end of each iteration (never, without time events or save
     times: it is then always ``t1``), and carried to the next: XLA's CPU backend would
     otherwise recompute it (a gather of the next save time included) inside every kernel that
-    writes part of the loop state.
+    writes part of the loop state. Whether the stop is a save time is not carried: it is the
+    output's :meth:`~jumpax._simulate._output.AbstractOutput.saving` where the stop is not a
+    time event.
 
     Attributes:
         t: ``(batch,)`` the stop time.
         k_event: ``(batch,)`` the pending time event that comes first.
         at_event: ``(batch,)`` whether the stop is that time event.
-        at_save: ``(batch,)`` whether the stop is a save time (and not a time event).
     """
 
     t: Array
     k_event: Array
     at_event: Array
-    at_save: Array
 
 
 class Model(eqx.Module):
@@ -213,21 +213,18 @@ def run(
         timed = jnp.zeros((batch, 0), bool)
     t1_batch = jnp.broadcast_to(t1, (batch,))
     output0 = make_output(x0)
-    saves = output0.num_saves > 0
+    saves = output0.saving() is not None
 
     def next_stop(timed: Array, output: AbstractOutput) -> Stop:
         """The next stop after the time events ``timed`` have fired and ``output`` saved."""
-        if time_events:
-            pending = jnp.where(timed, jnp.inf, event_times)
-            k_event = jnp.argmin(pending, axis=1).astype(jnp.int32)
-            t_event = jnp.min(pending, axis=1)
-        else:
-            k_event = jnp.zeros(batch, jnp.int32)
-            t_event = jnp.full((batch,), jnp.inf, t1.dtype)
-        t_save = output.next_save(t1_batch) if saves else t1_batch
-        t_stop = jnp.minimum(jnp.minimum(t_event, t_save), t1_batch)
-        at_event = t_event == t_stop
-        return Stop(t_stop, k_event, at_event, ~at_event & (t_save == t_stop))
+        t_save = output.next_save(t1_batch)
+        if not time_events:
+            return Stop(t_save, jnp.zeros(batch, jnp.int32), jnp.zeros(batch, bool))
+        pending = jnp.where(timed, jnp.inf, event_times)
+        t_event = jnp.min(pending, axis=1)
+        # A time event at a save time comes first; one after t1 never does (t_save <= t1).
+        t_stop = jnp.minimum(t_event, t_save)
+        return Stop(t_stop, jnp.argmin(pending, axis=1).astype(jnp.int32), t_event == t_stop)
 
     state = LoopState(
         x=x0,
@@ -254,7 +251,8 @@ def run(
         # Static shortcuts keep the decisions short: XLA repeats them in every consumer.
         arrived = code == STOPPED
         at_event = arrived & s.stop.at_event if time_events else no
-        at_save = arrived & s.stop.at_save if saves else no
+        at_save = arrived & s.output.saving() if saves else no
+        at_save = at_save & ~at_event if time_events and saves else at_save
         at_end = arrived & ~at_event & ~at_save if time_events or saves else arrived
         moved = code >= 0 if solver.records_events else (code >= 0) | (code == LEAPED)
         fire = moved | at_event if time_events else moved

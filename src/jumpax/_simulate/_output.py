@@ -37,8 +37,12 @@ class AbstractOutput(eqx.Module):
     num_saves: ClassVar[int] = 0
 
     def next_save(self, t1: Array) -> Array:
-        """``(batch,)`` the next time at which the state must be saved (``inf``: none)."""
-        return jnp.full(t1.shape, jnp.inf, t1.dtype)
+        """``(batch,)`` the next save time, ``t1`` when none is left before ``t1``."""
+        return t1
+
+    def saving(self) -> Array | None:
+        """``(batch,)`` whether :meth:`next_save` is a save time (``None``: never)."""
+        return None
 
     def update(
         self, x: Array, t: Array, code: Array, fired: Array, saved: Array
@@ -78,28 +82,38 @@ class Grid(AbstractOutput):
 
     Attributes:
         ts: ``(n_times,)`` the save times.
+        stops: ``(n_times + 1,)`` the save times up to ``t1``, then ``t1``: where a trajectory
+            that has saved ``j`` times stops next (one lookup, no test, per iteration).
+        reachable: how many save times lie at or before ``t1``.
         x: ``(batch, n_times, n_species)`` the states saved so far (unreached elsewhere).
         j: ``(batch,)`` how many times each trajectory has saved.
     """
 
     ts: Array
+    stops: Array
+    reachable: Array
     x: Array
     j: Array
 
     @classmethod
-    def empty(cls, ts: Array, x0: Array) -> Grid:
-        """An empty grid for a batch starting in ``x0``."""
+    def empty(cls, ts: Array, x0: Array, t1: Array) -> Grid:
+        """An empty grid for a batch starting in ``x0`` and ending at ``t1``."""
         batch, n_species = x0.shape
         return cls(
             ts=ts,
+            stops=jnp.minimum(jnp.append(ts, t1), t1),
+            reachable=jnp.sum(ts <= t1, dtype=jnp.int32),
             x=jnp.full((batch, ts.shape[0], n_species), unreached(x0.dtype), x0.dtype),
             j=jnp.zeros(batch, jnp.int32),
         )
 
     def next_save(self, t1):
-        """The next grid time of each trajectory, ``inf`` after the last."""
-        pending = self.j < self.ts.shape[0]
-        return jnp.where(pending, self.ts[jnp.minimum(self.j, self.ts.shape[0] - 1)], jnp.inf)
+        """The next grid time of each trajectory, ``t1`` after the last."""
+        return self.stops[self.j]
+
+    def saving(self):
+        """Where a grid time at or before ``t1`` is left."""
+        return self.j < self.reachable
 
     @property
     def num_saves(self) -> int:
@@ -110,7 +124,9 @@ class Grid(AbstractOutput):
         """Saves ``x`` at the next grid time of the trajectories where ``saved`` is True."""
         rows = jnp.arange(x.shape[0])
         at = jnp.where(saved, self.j, self.ts.shape[0])
-        return Grid(self.ts, self.x.at[rows, at].set(x, mode="drop"), self.j + saved)
+        return eqx.tree_at(
+            lambda g: (g.x, g.j), self, (self.x.at[rows, at].set(x, mode="drop"), self.j + saved)
+        )
 
     def finish(self, x, steps, overflow, t1, species):
         """The saved states at the grid times."""

@@ -358,7 +358,7 @@ class _Ensemble(eqx.Module):
         if self.mode == "events":
             make_output = functools.partial(EventList.empty, t0=t0, max_steps=self.max_steps)
         elif self.mode == "grid":
-            make_output = functools.partial(Grid.empty, ts)
+            make_output = functools.partial(Grid.empty, ts, t1=t1)
         else:
             make_output = lambda x0: FinalState()  # noqa: E731
 
