@@ -47,7 +47,7 @@ class LoopState(eqx.Module):
         overflow: ``(batch,)`` trajectories that ran out of steps before ``t1``.
         invalid: ``(batch,)`` trajectories stopped by an invalid assignment.
         output: what is recorded.
-        stop: where the next step stops.
+        stop: where the next step stops (carried with time events only, else ``None``).
     """
 
     x: Array
@@ -61,18 +61,18 @@ class LoopState(eqx.Module):
     overflow: Array
     invalid: Array
     output: AbstractOutput
-    stop: Stop
+    stop: Stop | None
 
 
 class Stop(eqx.Module):
     """The next stop of each trajectory: the earliest of its next time event, save time and t1.
 
-    It is computed once, at the end of each iteration (never, without time events or save
-    times: it is then always ``t1``), and carried to the next: XLA's CPU backend would
-    otherwise recompute it (a gather of the next save time included) inside every kernel that
-    writes part of the loop state. Whether the stop is a save time is not carried: it is the
-    output's :meth:`~jumpax._simulate._output.AbstractOutput.saving` where the stop is not a
-    time event.
+    With time events it is computed once, at the end of each iteration, and carried to the
+    next: XLA's CPU backend would otherwise recompute it (a minimum over the pending events)
+    inside every kernel that writes part of the loop state. Without, it is the output's next
+    save time (``t1`` when none is left), a single lookup, cheaper to repeat than to carry.
+    Whether the stop is a save time is not stored: it is the output's
+    :meth:`~jumpax._simulate._output.AbstractOutput.saving` where the stop is not a time event.
 
     Attributes:
         t: ``(batch,)`` the stop time.
@@ -238,19 +238,20 @@ def run(
         overflow=jnp.zeros(batch, bool),
         invalid=~ok,
         output=output0,
-        stop=next_stop(timed, output0),
+        stop=next_stop(timed, output0) if time_events else None,
     )
     output = state.output
 
     def body(s: LoopState) -> LoopState:
         no = jnp.zeros(batch, bool)
-        k_event = s.stop.k_event
+        stop = s.stop if time_events else next_stop(s.timed, s.output)
+        k_event = stop.k_event
         x, t, code, solver_state, rng = solver.step(
-            network, s.x, s.t, s.stop.t, s.solver_state, s.rng
+            network, s.x, s.t, stop.t, s.solver_state, s.rng
         )
         # Static shortcuts keep the decisions short: XLA repeats them in every consumer.
         arrived = code == STOPPED
-        at_event = arrived & s.stop.at_event if time_events else no
+        at_event = arrived & stop.at_event if time_events else no
         at_save = arrived & s.output.saving() if saves else no
         at_save = at_save & ~at_event if time_events and saves else at_save
         at_end = arrived & ~at_event & ~at_save if time_events or saves else arrived
@@ -308,8 +309,7 @@ def run(
             overflow=s.overflow | (live & over),
             invalid=invalid,
             output=output,
-            # Without time events or save times the stop is always t1 (a loop invariant).
-            stop=next_stop(timed, output) if time_events or saves else s.stop,
+            stop=next_stop(timed, output) if time_events else None,
         )
 
     def unfinished(s: LoopState) -> Array:
