@@ -137,50 +137,51 @@ def select(a: Array, bits: Array) -> Array:
     return (b * width + i).astype(jnp.int32)
 
 
-def _among_batch(a: Array, u_hi: Array, u_lo: Array) -> Array:
-    """:func:`_among` for a batch ``(batch, m)``: plain sums, the exact path only if needed.
+def _plain_batch(a: Array, u: Array) -> tuple[Array, Array]:
+    """The entry of each row of ``a`` that plain float sums select, and whether that is unsure.
 
     With plain float32 cumulative sums ``C`` and target ``t = u C_m``, every decision
     ``C_j <= t`` agrees with the exact one (``S_j <= u S_m``) unless ``|C_j - t|`` is within the
-    sums' error bound, ``2 m 2**-24 C_m`` for non-negative terms summed in any order. Where a
-    trajectory's target lies that close to a boundary (about ``2 m**2 2**-23`` of the time),
-    the compensated selection decides; the batch computes it only if some trajectory needs it.
-    So every reaction, however small its propensity, keeps its exact probability.
+    sums' error bound, ``2 m 2**-24 C_m`` for non-negative terms summed in any order; such a
+    row (about ``2 m**2 2**-23`` of them) is flagged for the compensated selection.
     """
     m = a.shape[-1]
-    if m <= 2:
-        return jax.vmap(_among)(a, u_hi, u_lo)
     plain = jnp.cumsum(a, axis=-1)
     total = plain[:, -1:]
-    target = (u_hi + u_lo)[:, None] * total
+    target = u[:, None] * total
     cuts = plain[:, :-1]
     index = jnp.sum(cuts <= target, axis=-1, dtype=jnp.int32)
     margin = (m + 4) * float(jnp.finfo(a.dtype).eps) * total
-    ambiguous = jnp.any(jnp.abs(cuts - target) <= margin, axis=-1)
-    return jax.lax.cond(
-        jnp.any(ambiguous),
-        lambda: jnp.where(ambiguous, jax.vmap(_among)(a, u_hi, u_lo), index),
-        lambda: index,
-    )
+    return index, jnp.any(jnp.abs(cuts - target) <= margin, axis=-1)
 
 
 def select_batch(a: Array, bits: Array) -> Array:
     """:func:`select` for a batch: ``(batch,)`` reactions from ``(batch, n)`` propensities.
 
     The same reaction as ``jax.vmap(select)`` for the same words, at a fraction of the cost
-    for batches of at least :data:`PLAIN_SUMS_FROM`: plain cumulative sums decide, and the
-    compensated ones only where a target lies within rounding error of a boundary
-    (:func:`_among_batch`).
+    for batches of at least :data:`PLAIN_SUMS_FROM`: plain cumulative sums decide (at both
+    levels of the two-level search), and the compensated :func:`select` only for the rows
+    where a target lies within rounding error of a boundary (:func:`_plain_batch`), computed
+    only if some row needs it. So every reaction, however small its propensity, keeps its
+    exact probability.
     """
     if a.shape[0] < PLAIN_SUMS_FROM:
         return jax.vmap(select)(a, bits)
     n = a.shape[-1]
+    if n <= 2:
+        return jax.vmap(select)(a, bits)
     u_hi, u_lo = fine_unit(bits[:, 1], bits[:, 0], a.dtype)
     if n < TWO_LEVEL_FROM:
-        return _among_batch(a, u_hi, u_lo)
-    width = math.isqrt(n - 1) + 1
-    blocks = jnp.pad(a, ((0, 0), (0, width * width - n))).reshape(-1, width, width)
-    b = _among_batch(blocks.sum(axis=-1), u_hi, u_lo)
-    inner = jnp.take_along_axis(blocks, b[:, None, None], axis=1)[:, 0]
-    i = _among_batch(inner, *fine_unit(bits[:, 3], bits[:, 2], a.dtype))
-    return (b * width + i).astype(jnp.int32)
+        r, unsure = _plain_batch(a, u_hi + u_lo)
+    else:
+        width = math.isqrt(n - 1) + 1
+        blocks = jnp.pad(a, ((0, 0), (0, width * width - n))).reshape(-1, width, width)
+        b, unsure_block = _plain_batch(blocks.sum(axis=-1), u_hi + u_lo)
+        inner = jnp.take_along_axis(blocks, b[:, None, None], axis=1)[:, 0]
+        i, unsure_inner = _plain_batch(inner, sum(fine_unit(bits[:, 3], bits[:, 2], a.dtype)))
+        r, unsure = b * width + i, unsure_block | unsure_inner
+    return jax.lax.cond(
+        jnp.any(unsure),
+        lambda: jnp.where(unsure, jax.vmap(select)(a, bits), r),
+        lambda: r,
+    ).astype(jnp.int32)
