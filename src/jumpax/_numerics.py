@@ -84,14 +84,6 @@ class Clock(eqx.Module):
         """
         return self.hi <= t
 
-    def stop_at(self, t: Array) -> Clock:
-        """The clock reading exactly ``t`` (a stop is a given time: nothing to compensate).
-
-        It does not read the clock it replaces, so an exact solver's step never reads the
-        loop's clock and XLA drops it from the loop state when nothing else does.
-        """
-        return Clock.at(t)
-
 
 def select(condition: Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     """``jnp.where`` over matching pytrees, ``condition`` broadcast along trailing axes."""

@@ -90,6 +90,18 @@ def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple
     return p, e + (u_hi * total_lo + u_lo * total_hi)
 
 
+def _blocks(a: Array) -> Array:
+    """The two-level search's blocks: ``(..., w, w)`` for ``a`` of shape ``(..., n)``.
+
+    The last axis is zero-padded to ``w * w`` entries, ``w = ceil(sqrt(n))``, and cut into
+    ``w`` blocks of ``w``.
+    """
+    n = a.shape[-1]
+    width = math.isqrt(n - 1) + 1
+    padded = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width * width - n)])
+    return padded.reshape(a.shape[:-1] + (width, width))
+
+
 def num_words(n: int) -> int:
     """Random words :func:`select` needs for ``n`` reactions (two per 41-bit uniform)."""
     return 2 if n < TWO_LEVEL_FROM else 4
@@ -130,8 +142,8 @@ def select(a: Array, bits: Array) -> Array:
     # right relative to its size); inside the chosen block the compensated cumulative sums
     # and the target share the same total, so every reaction's probability is exact to a
     # relative ~2**-20, however small, wherever it is listed.
-    width = math.isqrt(n - 1) + 1
-    blocks = jnp.pad(a, (0, width * width - n)).reshape(width, width)
+    blocks = _blocks(a)
+    width = blocks.shape[-1]
     b = _among(blocks.sum(axis=1), u_hi, u_lo)
     i = _among(blocks[b], *fine_unit(bits[3], bits[2], dtype))
     return (b * width + i).astype(jnp.int32)
@@ -165,20 +177,19 @@ def select_batch(a: Array, bits: Array) -> Array:
     only if some row needs it. So every reaction, however small its propensity, keeps its
     exact probability.
     """
-    if a.shape[0] < PLAIN_SUMS_FROM:
-        return jax.vmap(select)(a, bits)
     n = a.shape[-1]
-    if n <= 2:
+    if a.shape[0] < PLAIN_SUMS_FROM or n <= 2:
         return jax.vmap(select)(a, bits)
     u_hi, u_lo = fine_unit(bits[:, 1], bits[:, 0], a.dtype)
     if n < TWO_LEVEL_FROM:
         r, unsure = _plain_batch(a, u_hi + u_lo)
     else:
-        width = math.isqrt(n - 1) + 1
-        blocks = jnp.pad(a, ((0, 0), (0, width * width - n))).reshape(-1, width, width)
+        blocks = _blocks(a)
+        width = blocks.shape[-1]
         b, unsure_block = _plain_batch(blocks.sum(axis=-1), u_hi + u_lo)
         inner = jnp.take_along_axis(blocks, b[:, None, None], axis=1)[:, 0]
-        i, unsure_inner = _plain_batch(inner, sum(fine_unit(bits[:, 3], bits[:, 2], a.dtype)))
+        v_hi, v_lo = fine_unit(bits[:, 3], bits[:, 2], a.dtype)
+        i, unsure_inner = _plain_batch(inner, v_hi + v_lo)
         r, unsure = b * width + i, unsure_block | unsure_inner
     return jax.lax.cond(
         jnp.any(unsure),

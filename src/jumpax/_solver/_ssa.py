@@ -160,7 +160,9 @@ class AbstractSSA(AbstractSolver):
             state.bits, x, state.a, state.r_next, stoichiometry
         )
         x = jnp.where(fire[:, None], fired, x)
-        t = select(fire, state.t_next, t.stop_at(t_stop))
+        # A stop is a given time (nothing to compensate); not reading the loop's clock lets
+        # XLA drop it from the loop state when nothing else reads it.
+        t = select(fire, state.t_next, Clock.at(t_stop))
         return x, t, jnp.where(fire, state.r_next, STOPPED), state, rng
 
     def observe(self, network, x, t, code, changed, state, rng):

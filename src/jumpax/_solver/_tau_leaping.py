@@ -48,7 +48,7 @@ from jaxtyping import Array
 
 from .. import _random
 from .._network._network import ReactionNetwork
-from .._numerics import select, where_positive
+from .._numerics import Clock, select, where_positive
 from ._base import LEAPED, REJECTED, STOPPED, AbstractSolver
 from ._direct import Direct
 from ._poisson import poisson
@@ -305,7 +305,7 @@ class TauLeaping(AbstractSolver):
         nothing = reaches & ~jnp.any(firings > 0, axis=1)
         code = jnp.where(accept, jnp.where(nothing, STOPPED, LEAPED), REJECTED)
         x = jnp.where(accept[:, None], x_new, x)
-        t = select(accept, select(reaches, t.stop_at(t_stop), t.advance(tau)), t)
+        t = select(accept, select(reaches, Clock.at(t_stop), t.advance(tau)), t)
         halvings = jnp.where(accept, 0, state.halvings + 1)
         return x, t, code, TauLeapingState(halvings, leaps), rng
 
