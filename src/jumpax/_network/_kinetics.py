@@ -77,13 +77,7 @@ class AbstractKinetics(eqx.Module):
         Traceable, so it also checks parameters no constructor saw: values an optimizer step
         produced, or traced ones. :func:`jumpax.simulate` refuses a network where it is False.
         """
-        ok = jnp.array(True)
-        parameters = self.parameters
-        for name, domain in self.domains.items():
-            value = jnp.asarray(parameters[name])
-            lower_ok = value > 0 if domain == "positive" else value >= 0
-            ok = ok & jnp.all(jnp.isfinite(value) & lower_ok)
-        return ok
+        return parameters_in_domains([self])[0]
 
     def rate_law(self, reactants: Side, volume: Node) -> Node:
         """The propensity as an expression tree (see :class:`jumpax.Expression`).
@@ -129,6 +123,42 @@ class AbstractKinetics(eqx.Module):
     ) -> Array:
         """The reaction's rate in the deterministic (reaction-rate ODE) limit, in counts/time."""
         return self.propensity(x, reactants, index, volume)
+
+
+def parameters_in_domains(kinetics: Sequence[AbstractKinetics]) -> Array:
+    """Whether each kinetics' parameters are finite and in their domains: ``(n,)`` bool.
+
+    Kinetics of one class with parameters of the same shapes are checked together, one
+    comparison per parameter name over their stacked values, so tracing and compiling the
+    check costs about the same for 10 reactions as for 10,000.
+
+    Args:
+        kinetics: the kinetics to check, e.g. one per reaction.
+
+    Returns:
+        Entry ``j`` is True where every parameter of ``kinetics[j]`` is finite and in its
+        domain (see :attr:`AbstractKinetics.domains`).
+    """
+    groups: dict[tuple, list[tuple[int, dict[str, Array]]]] = {}
+    for j, kinetic in enumerate(kinetics):
+        parameters = {name: jnp.asarray(value) for name, value in kinetic.parameters.items()}
+        key = tuple(
+            (name, domain, parameters[name].shape) for name, domain in kinetic.domains.items()
+        )
+        groups.setdefault(key, []).append((j, parameters))
+    order, flags = [], []
+    for key, members in groups.items():
+        ok = jnp.ones(len(members), bool)
+        for name, domain, _ in key:
+            values = jnp.stack([parameters[name] for _, parameters in members])
+            values = values.reshape(len(members), -1)
+            in_domain = values > 0 if domain == "positive" else values >= 0
+            ok = ok & jnp.all(jnp.isfinite(values) & in_domain, axis=1)
+        order += [j for j, _ in members]
+        flags.append(ok)
+    if not flags:
+        return jnp.zeros(0, bool)
+    return jnp.concatenate(flags)[np.argsort(order)]
 
 
 def mass_action_rates(

@@ -22,7 +22,7 @@ from .._checks import (
 from .._numerics import where_positive
 from ._events import AssignmentRule, Assignments, StateEvent, TimeEvent
 from ._expressions import ExpressionKinetics, general_rates
-from ._kinetics import AbstractKinetics, MassAction, mass_action_rates
+from ._kinetics import AbstractKinetics, MassAction, mass_action_rates, parameters_in_domains
 
 if TYPE_CHECKING:
     from .._results import SimulationResults
@@ -336,7 +336,8 @@ class ReactionNetwork(eqx.Module):
             domains (see :attr:`AbstractKinetics.domains`).
         """
         volume_ok = jnp.all(jnp.isfinite(self.volume) & (self.volume > 0))
-        return jnp.stack([volume_ok] + [r.kinetics.parameters_in_domain() for r in self.reactions])
+        reactions_ok = parameters_in_domains([r.kinetics for r in self.reactions])
+        return jnp.concatenate([volume_ok[None], reactions_ok])
 
     # ----------------------------------------------------------------------------- structure
     @property
