@@ -7,7 +7,9 @@ use, so ``import jumpax`` stays quick.
 
 import importlib
 
-from . import models
+# _devices comes first: importing it sets the CPU device count before anything can start
+# JAX's backend.
+from . import _devices, models  # noqa: F401
 from ._network._events import AssignmentRule, StateEvent, TimeEvent
 from ._network._kinetics import (
     AbstractKinetics,

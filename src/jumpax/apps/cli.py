@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import time
@@ -270,18 +269,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out_dir)
 
 
-def use_all_cores() -> None:
-    """Asks XLA for one CPU device per core, so that ensembles are sharded over all cores.
-
-    Takes effect only before JAX first initialises its CPU backend, and only when ``XLA_FLAGS``
-    does not already choose a device count.
-    """
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jumpax`` command.
 
@@ -296,7 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status.
     """
-    use_all_cores()
     written: list[pathlib.Path] = []
     try:
         with recording_writes() as written:
