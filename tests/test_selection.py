@@ -7,7 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jumpax._solver._selection import TWO_LEVEL_FROM, select, select_batch
+import jumpax as jx
+from jumpax._solver._selection import (
+    TWO_LEVEL_FROM,
+    block_totals,
+    padded,
+    select,
+    select_batch,
+)
 
 
 def _words(k: np.ndarray, m: np.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -28,8 +35,13 @@ def _select_all(a, coarse, extra, inner=None):
     bits = jnp.stack([extra, coarse, inner[1], inner[0]], axis=-1)
     a = jnp.asarray(a)
     single = np.asarray(jax.vmap(select, in_axes=(None, 0))(a, bits))
-    batched = np.asarray(jax.jit(select_batch)(jnp.broadcast_to(a, (bits.shape[0], a.size)), bits))
+    rows = jnp.broadcast_to(a, (bits.shape[0], a.size))
+    batched = np.asarray(jax.jit(select_batch)(rows, bits))
     np.testing.assert_array_equal(batched, single)
+    if a.size >= TWO_LEVEL_FROM:
+        # With the block totals kept by the caller (and the propensities padded).
+        kept = np.asarray(jax.jit(select_batch)(padded(rows), bits, block_totals(rows)))
+        np.testing.assert_array_equal(kept, single)
     return single
 
 
@@ -119,3 +131,30 @@ def test_tiny_reactions_fire_with_their_probability_wherever_they_are_listed(rat
         got = got - b * width
     expected = a[tiny].astype(np.float64) / total * 2**41
     assert abs(np.sum(got == tiny) - expected) <= 1.5, (np.sum(got == tiny), expected)
+
+
+class _SummingDirect(jx.Direct):
+    """Direct, summing every block total at every step instead of keeping them."""
+
+    keeps_block_totals = False
+
+
+@pytest.mark.parametrize("num_trajectories", [1, 64])
+def test_kept_block_totals_give_the_same_paths_as_summing_them(num_trajectories):
+    # 40 reactions over 20 species, mass action: sparse updates, two-level selection.
+    reactions = [jx.Reaction(f"X{i} -> X{(i + 1) % 20}", 1.0 + 0.1 * i) for i in range(20)]
+    reactions += [jx.Reaction(f"X{i} + X{(i + 3) % 20} -> 0", 1e-3) for i in range(10)]
+    reactions += [jx.Reaction(f"0 -> X{i}", 0.5) for i in range(10)]
+    net = jx.ReactionNetwork(reactions)
+    assert net.n_reactions >= TWO_LEVEL_FROM and net.propensity_dependents() is not None
+    x0 = jnp.full(net.n_species, 5)
+
+    def run(solver):
+        return jx.simulate(jax.random.key(3), net, x0, 4.0, solver=solver,
+                           num_trajectories=num_trajectories, max_steps=2000)
+
+    kept, summed = run(jx.Direct()), run(_SummingDirect())
+    assert int(np.min(kept.n_steps)) > 100
+    np.testing.assert_array_equal(kept.reactions, summed.reactions)
+    np.testing.assert_array_equal(kept.t, summed.t)
+    np.testing.assert_array_equal(kept.x, summed.x)

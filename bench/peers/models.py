@@ -153,12 +153,59 @@ def chain(compartments: int) -> Model:
     )
 
 
+LATTICE_BIRTH = 1.0
+LATTICE_DEATH = 0.1
+LATTICE_HOP_RATE = 1.0
+LATTICE_X0 = 10
+
+
+def lattice(side: int) -> Model:
+    """A periodic ``side x side`` reaction-diffusion lattice (``6 side**2`` reactions).
+
+    One species per site, each with birth ``0 -> X`` at ``LATTICE_BIRTH``, death ``X -> 0`` at
+    ``LATTICE_DEATH`` per molecule and a hop to each of its 4 neighbours at
+    ``LATTICE_HOP_RATE`` per molecule. Every site starts at ``LATTICE_X0``, the stationary
+    mean ``birth / death``, so each site's mean stays there (hops conserve it). About
+    ``(birth + death x0 + 4 hop x0) = 42`` events per site and unit time; ``t1 = 100 / side**2``
+    keeps about 4,200 events per trajectory at every size.
+    """
+    sites = [(i, j) for i in range(side) for j in range(side)]
+    species = tuple(f"X{i}_{j}" for i, j in sites)
+    reactions = []
+    for i, j in sites:
+        here = f"X{i}_{j}"
+        reactions.append(Rxn({}, {here: 1}, LATTICE_BIRTH))
+        reactions.append(Rxn({here: 1}, {}, LATTICE_DEATH))
+        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            there = f"X{(i + di) % side}_{(j + dj) % side}"
+            reactions.append(Rxn({here: 1}, {there: 1}, LATTICE_HOP_RATE))
+    t1 = 100.0 / side**2
+    rate = LATTICE_BIRTH + LATTICE_X0 * (LATTICE_DEATH + 4 * LATTICE_HOP_RATE)
+    return Model(
+        name=f"lattice-{side}",
+        species=species,
+        reactions=tuple(reactions),
+        x0={name: LATTICE_X0 for name in species},
+        t1=t1,
+        expected_events=rate * side**2 * t1,
+        observable=species[0],
+        analytic_mean=LATTICE_BIRTH / LATTICE_DEATH,
+        description=(
+            f"periodic {side}x{side} reaction-diffusion lattice, {6 * side**2} reactions "
+            f"(birth {LATTICE_BIRTH}, death {LATTICE_DEATH}, hops {LATTICE_HOP_RATE} to 4 "
+            f"neighbours); {LATTICE_X0} molecules per site, t1 = 100 / {side}^2"
+        ),
+    )
+
+
 def get_model(name: str) -> Model:
-    """Looks a model up by name (``birth-death``, ``dimerisation``, ``chain-<M>``)."""
+    """Looks a model up: ``birth-death``, ``dimerisation``, ``chain-<M>``, ``lattice-<side>``."""
     if name == "birth-death":
         return birth_death()
     if name == "dimerisation":
         return dimerisation()
     if name.startswith("chain-"):
         return chain(int(name.split("-", 1)[1]))
+    if name.startswith("lattice-"):
+        return lattice(int(name.split("-", 1)[1]))
     raise ValueError(f"unknown model {name!r}")

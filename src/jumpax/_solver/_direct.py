@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from .. import _random
 from . import _selection as selection
 from ._ssa import AbstractSSA, waiting_time
@@ -23,14 +21,15 @@ class Direct(AbstractSSA):
         """Two (the waiting time's and the reaction's); four for a two-level selection."""
         return selection.num_words(n_reactions)
 
+    keeps_block_totals = True
+
     def sample(self, bits, propensities):
         """Draws ``(tau, r)`` by inversion."""
-        tau = waiting_time(_random.to_unit(bits[0], propensities.dtype), jnp.sum(propensities))
-        return tau, selection.select(propensities, bits)
+        u = _random.to_unit(bits[0], propensities.dtype)
+        return waiting_time(u, selection.total(propensities)), selection.select(propensities, bits)
 
-    def sample_batch(self, bits, propensities):
+    def sample_batch(self, bits, propensities, totals=None):
         """:meth:`sample` for a batch, with :func:`~jumpax._solver._selection.select_batch`."""
-        tau = waiting_time(
-            _random.to_unit(bits[:, 0], propensities.dtype), jnp.sum(propensities, axis=-1)
-        )
-        return tau, selection.select_batch(propensities, bits)
+        a0 = selection.total(propensities) if totals is None else selection.row_sums(totals)
+        tau = waiting_time(_random.to_unit(bits[:, 0], propensities.dtype), a0)
+        return tau, selection.select_batch(propensities, bits, totals)

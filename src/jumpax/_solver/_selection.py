@@ -90,16 +90,57 @@ def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple
     return p, e + (u_hi * total_lo + u_lo * total_hi)
 
 
+def block_width(n: int) -> int:
+    """The two-level search's block width for ``n`` reactions: ``ceil(sqrt(n))`` (``w``)."""
+    return math.isqrt(n - 1) + 1
+
+
+def padded(a: Array) -> Array:
+    """``a`` zero-padded along its last axis to ``w * w`` entries, ``w = block_width(n)``."""
+    n = a.shape[-1]
+    width = block_width(n)
+    return jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width * width - n)])
+
+
 def _blocks(a: Array) -> Array:
     """The two-level search's blocks: ``(..., w, w)`` for ``a`` of shape ``(..., n)``.
 
-    The last axis is zero-padded to ``w * w`` entries, ``w = ceil(sqrt(n))``, and cut into
-    ``w`` blocks of ``w``.
+    The last axis is zero-padded to ``w * w`` entries (:func:`padded`) and cut into ``w``
+    blocks of ``w``.
     """
-    n = a.shape[-1]
-    width = math.isqrt(n - 1) + 1
-    padded = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width * width - n)])
-    return padded.reshape(a.shape[:-1] + (width, width))
+    width = block_width(a.shape[-1])
+    return padded(a).reshape(a.shape[:-1] + (width, width))
+
+
+def row_sums(x: Array) -> Array:
+    """Sums along the last axis in one fixed pairwise order: the same bits in any program.
+
+    A reduction's order is XLA's to choose and may differ between two programs (a whole
+    array, or some rows gathered from it); halving by elementwise additions fixes it, so block
+    totals kept up to date row by row equal those summed from scratch.
+    """
+    while x.shape[-1] > 1:
+        if x.shape[-1] % 2:
+            x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, 1)])
+        half = x.shape[-1] // 2
+        x = x[..., :half] + x[..., half:]
+    return x[..., 0]
+
+
+def block_totals(a: Array) -> Array:
+    """The two-level search's block totals, ``(..., w)``, by :func:`row_sums`."""
+    return row_sums(_blocks(a))
+
+
+def total(a: Array) -> Array:
+    """The total propensity ``a0`` of ``(..., n)`` propensities.
+
+    Networks large enough for the two-level search sum their block totals
+    (:func:`block_totals`), so a total kept from block totals updated in place is the same.
+    """
+    if a.shape[-1] < TWO_LEVEL_FROM:
+        return jnp.sum(a, axis=-1)
+    return row_sums(block_totals(a))
 
 
 def num_words(n: int) -> int:
@@ -123,7 +164,7 @@ def _among(a: Array, u_hi: Array, u_lo: Array) -> Array:
     return _first_above(hi, lo, *_target(u_hi, u_lo, hi[-1], lo[-1]))
 
 
-def select(a: Array, bits: Array) -> Array:
+def select(a: Array, bits: Array, totals: Array | None = None) -> Array:
     """The reaction that fires, drawn from the random words ``bits``: int32.
 
     Args:
@@ -131,6 +172,8 @@ def select(a: Array, bits: Array) -> Array:
         bits: ``(num_words(n),)`` random words; the first word's 9 low bits and the second
             word make the first 41-bit uniform (the first word's top bits are left for the
             caller, e.g. a waiting time), the next two words a second one.
+        totals: the block totals (:func:`block_totals`) where the caller keeps them up to
+            date (then ``a`` is already :func:`padded`); else they are summed here.
     """
     dtype = a.dtype
     n = a.shape[0]
@@ -144,7 +187,7 @@ def select(a: Array, bits: Array) -> Array:
     # relative ~2**-20, however small, wherever it is listed.
     blocks = _blocks(a)
     width = blocks.shape[-1]
-    b = _among(blocks.sum(axis=1), u_hi, u_lo)
+    b = _among(row_sums(blocks) if totals is None else totals, u_hi, u_lo)
     i = _among(blocks[b], *fine_unit(bits[3], bits[2], dtype))
     return (b * width + i).astype(jnp.int32)
 
@@ -158,7 +201,11 @@ def _plain_batch(a: Array, u: Array) -> tuple[Array, Array]:
     row (about ``2 m**2 2**-23`` of them) is flagged for the compensated selection.
     """
     m = a.shape[-1]
-    plain = jnp.cumsum(a, axis=-1)
+    # The cumulative sums as a product with a triangular matrix of ones: a few times faster
+    # on CPU than XLA's cumulative sum (a window reduction), and the bound holds for any order.
+    # HIGHEST: full-precision products (GPUs would otherwise round the terms to TF32).
+    ones = jnp.triu(jnp.ones((m, m), a.dtype))
+    plain = jnp.matmul(a, ones, precision=jax.lax.Precision.HIGHEST)
     total = plain[:, -1:]
     target = u[:, None] * total
     cuts = plain[:, :-1]
@@ -167,7 +214,7 @@ def _plain_batch(a: Array, u: Array) -> tuple[Array, Array]:
     return index, jnp.any(jnp.abs(cuts - target) <= margin, axis=-1)
 
 
-def select_batch(a: Array, bits: Array) -> Array:
+def select_batch(a: Array, bits: Array, totals: Array | None = None) -> Array:
     """:func:`select` for a batch: ``(batch,)`` reactions from ``(batch, n)`` propensities.
 
     The same reaction as ``jax.vmap(select)`` for the same words, at a fraction of the cost
@@ -176,23 +223,33 @@ def select_batch(a: Array, bits: Array) -> Array:
     where a target lies within rounding error of a boundary (:func:`_plain_batch`), computed
     only if some row needs it. So every reaction, however small its propensity, keeps its
     exact probability.
+
+    Args:
+        a: ``(batch, n)`` propensities.
+        bits: ``(batch, num_words(n))`` random words.
+        totals: the block totals (:func:`block_totals`) where the caller keeps them up to
+            date (then ``a`` is already :func:`padded`); else they are summed here.
     """
     n = a.shape[-1]
     if a.shape[0] < PLAIN_SUMS_FROM or n <= 2:
-        return jax.vmap(select)(a, bits)
+        return jax.vmap(select)(a, bits, totals)
     u_hi, u_lo = fine_unit(bits[:, 1], bits[:, 0], a.dtype)
     if n < TWO_LEVEL_FROM:
         r, unsure = _plain_batch(a, u_hi + u_lo)
     else:
         blocks = _blocks(a)
         width = blocks.shape[-1]
-        b, unsure_block = _plain_batch(blocks.sum(axis=-1), u_hi + u_lo)
-        inner = jnp.take_along_axis(blocks, b[:, None, None], axis=1)[:, 0]
+        totals = row_sums(blocks) if totals is None else totals
+        b, unsure_block = _plain_batch(totals, u_hi + u_lo)
+        # b < width: the count of cumulative sums at or below a target under the total.
+        inner = jnp.take_along_axis(
+            blocks, b[:, None, None], axis=1, mode="promise_in_bounds"
+        )[:, 0]
         v_hi, v_lo = fine_unit(bits[:, 3], bits[:, 2], a.dtype)
         i, unsure_inner = _plain_batch(inner, v_hi + v_lo)
         r, unsure = b * width + i, unsure_block | unsure_inner
     return jax.lax.cond(
         jnp.any(unsure),
-        lambda: jnp.where(unsure, jax.vmap(select)(a, bits), r),
+        lambda: jnp.where(unsure, jax.vmap(select)(a, bits, totals), r),
         lambda: r,
     ).astype(jnp.int32)

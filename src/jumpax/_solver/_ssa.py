@@ -27,6 +27,7 @@ from jaxtyping import Array
 from .. import _random
 from .._network._network import ReactionNetwork
 from .._numerics import Clock, select, where_positive
+from . import _selection as selection
 from ._base import STOPPED, AbstractSolver
 
 SPARSE_UPDATES_FROM = 24
@@ -57,6 +58,20 @@ def sparse_dependents(network: ReactionNetwork) -> np.ndarray | None:
     return dependents
 
 
+def touched_blocks(dependents: np.ndarray, width: int) -> np.ndarray:
+    """Per reaction, the blocks of ``width`` propensities its firing changes.
+
+    Returns:
+        ``(n_reactions, k)`` int32 block indices of each row of ``dependents``, without
+        repeats (padded by repeating an entry).
+    """
+    rows = [np.unique(row // width) for row in dependents]
+    k = max(row.size for row in rows)
+    return np.stack([np.pad(row, (0, k - row.size), mode="edge") for row in rows]).astype(
+        np.int32
+    )
+
+
 def batch_propensities(network: ReactionNetwork, x: Array) -> Array:
     """Propensities of a batch of states, ``(batch, n_reactions)``.
 
@@ -71,7 +86,11 @@ class SSAState(eqx.Module):
 
     Attributes:
         a: ``(batch, n_reactions)`` propensities of the current state (``(batch, 0)`` when
-            neither the steps nor sparse updates read them).
+            neither the steps nor sparse updates read them; zero-padded to ``w * w`` entries
+            with block totals).
+        totals: ``(batch, w)`` block totals of the two-level search, kept up to date with
+            sparse updates for solvers with :attr:`AbstractSSA.keeps_block_totals`
+            (``(batch, 0)`` otherwise).
         t_next: the drawn next event's time (``inf`` if nothing can fire).
         r_next: the drawn next event's reaction.
         bits: the random words of the draw, kept for solvers that reuse them in
@@ -79,6 +98,7 @@ class SSAState(eqx.Module):
     """
 
     a: Array
+    totals: Array
     t_next: Clock
     r_next: Array
     bits: Array
@@ -91,9 +111,15 @@ class AbstractSSA(AbstractSolver):
 
     Attributes:
         reuses_bits: whether :meth:`update` reads the draw's random words (pathwise solvers).
+        keeps_block_totals: whether :meth:`sample_batch` takes the two-level search's block
+            totals (``totals=``). Then, in networks with sparse updates and at least
+            :data:`~jumpax._solver._selection.TWO_LEVEL_FROM` reactions, the solver keeps them
+            up to date block by block instead of summing every propensity per step: the
+            cost of a step grows with the square root of the network's size.
     """
 
     reuses_bits: ClassVar[bool] = False
+    keeps_block_totals: ClassVar[bool] = False
 
     @abc.abstractmethod
     def num_words(self, n_reactions: int) -> int:
@@ -112,11 +138,14 @@ class AbstractSSA(AbstractSolver):
             of the reaction that fires (int32; meaningless when ``tau`` is ``inf``).
         """
 
-    def sample_batch(self, bits: Array, propensities: Array) -> tuple[Array, Array]:
+    def sample_batch(
+        self, bits: Array, propensities: Array, totals: Array | None = None
+    ) -> tuple[Array, Array]:
         """:meth:`sample` for a batch: ``bits (batch, num_words)``, ``propensities (batch, n)``.
 
         The same draws as mapping :meth:`sample`; a subclass overrides it where the batch can
-        be drawn more cheaply as a whole.
+        be drawn more cheaply as a whole. ``totals`` (block totals, with ``propensities``
+        zero-padded) is given only to solvers with :attr:`keeps_block_totals`.
         """
         return jax.vmap(self.sample)(bits, propensities)
 
@@ -129,19 +158,32 @@ class AbstractSSA(AbstractSolver):
         """
         return x + stoichiometry[r]
 
-    def _draw(self, network, a, t, rng):
+    def _blocked(self, network: ReactionNetwork) -> bool:
+        """Whether this solver keeps block totals for ``network`` (see the class docs)."""
+        return (
+            self.keeps_block_totals
+            and network.n_reactions >= selection.TWO_LEVEL_FROM
+            and sparse_dependents(network) is not None
+        )
+
+    def _draw(self, network, a, totals, t, rng):
         """A fresh draw from propensities ``a`` at times ``t``: ``(t_next, r, bits, rng)``."""
         rng, bits = _random.words(rng, self.num_words(network.n_reactions))
-        tau, r = self.sample_batch(bits, a)
+        if self._blocked(network):
+            tau, r = self.sample_batch(bits, a, totals)
+        else:
+            tau, r = self.sample_batch(bits, a)
         kept = bits if self.reuses_bits else bits[:, :0]
         return t.advance(tau), r, kept, rng
 
     def _kept_propensities(self, network: ReactionNetwork, a: Array) -> Array:
         """What the state keeps of the propensities.
 
-        All of them where steps or sparse updates read them, else nothing (carrying them would
-        cost a copy per iteration).
+        All of them where steps or sparse updates read them (zero-padded where block totals
+        are kept), else nothing (carrying them would cost a copy per iteration).
         """
+        if self._blocked(network):
+            return selection.padded(a)
         if self.reuses_bits or sparse_dependents(network) is not None:
             return a
         return a[:, :0]
@@ -149,8 +191,11 @@ class AbstractSSA(AbstractSolver):
     def init(self, network, x, t, rng):
         """Propensities of the initial states and the first draw."""
         a = batch_propensities(network, x)
-        t_next, r, bits, rng = self._draw(network, a, t, rng)
-        return SSAState(self._kept_propensities(network, a), t_next, r, bits), rng
+        kept = self._kept_propensities(network, a)
+        blocked = self._blocked(network)
+        totals = selection.block_totals(a) if blocked else a[:, :0]
+        t_next, r, bits, rng = self._draw(network, kept if blocked else a, totals, t, rng)
+        return SSAState(kept, totals, t_next, r, bits), rng
 
     def step(self, network, x, t, t_stop, state, rng):
         """Fires the drawn reaction, or stops at ``t_stop`` if it lies beyond."""
@@ -172,6 +217,7 @@ class AbstractSSA(AbstractSolver):
         """
         moved = (code >= 0) | changed
         dependents = sparse_dependents(network)
+        totals = state.totals
         if dependents is None:
             fresh = batch_propensities(network, x)
             kept = select(moved, self._kept_propensities(network, fresh), state.a)
@@ -180,12 +226,23 @@ class AbstractSSA(AbstractSolver):
             # full evaluation, so the same values. (No rules or events: nothing else moves x.)
             # Rows that did not move write their old values back, so the update is in place
             # (no pass over the whole array to keep them).
-            which = jnp.asarray(dependents)[jnp.maximum(code, 0)]
+            fired = jnp.maximum(code, 0)
+            which = jnp.asarray(dependents)[fired]
             rows = jnp.arange(x.shape[0])[:, None]
             values = jnp.where(
                 moved[:, None], jax.vmap(network.propensities_of)(x, which), state.a[rows, which]
             )
             fresh = kept = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
-        t_next, r, bits, drawn_rng = self._draw(network, fresh, t, rng)
+            if self._blocked(network):
+                # The totals of the blocks holding those propensities, summed again in the
+                # same order as from scratch (so the same values).
+                width = totals.shape[-1]
+                blocks = jnp.asarray(touched_blocks(dependents, width))[fired]
+                rows_of_blocks = jnp.take_along_axis(
+                    fresh.reshape(-1, width, width), blocks[:, :, None], axis=1,
+                    mode="promise_in_bounds",
+                )
+                totals = totals.at[rows, blocks].set(selection.row_sums(rows_of_blocks))
+        t_next, r, bits, drawn_rng = self._draw(network, fresh, totals, t, rng)
         drawn = select(moved, (t_next, r, bits), (state.t_next, state.r_next, state.bits))
-        return SSAState(kept, *drawn), jnp.where(moved[:, None], drawn_rng, rng)
+        return SSAState(kept, totals, *drawn), jnp.where(moved[:, None], drawn_rng, rng)
