@@ -10,6 +10,8 @@ import pytest
 import jumpax as jx
 from jumpax._solver._selection import (
     TWO_LEVEL_FROM,
+    UNSURE_ROWS,
+    _plain_batch,
     block_totals,
     padded,
     select,
@@ -86,6 +88,26 @@ def test_select_frequencies():
     counts = np.bincount(_select_all(a, bits[0], bits[1]), minlength=35)
     assert counts[[0, 2]].sum() == 0 and counts[5:].sum() == 0
     np.testing.assert_allclose(counts[[1, 3, 4]] / 100_000, [0.1, 0.2, 0.7], atol=0.005)
+
+
+@pytest.mark.parametrize("n", [4, 64])
+def test_a_few_unsure_rows_get_the_compensated_selection(n):
+    # Equal propensities put cumulative sums exactly on u = 1/2: the rows whose uniform lies
+    # within rounding error of 1/2 are unsure (a few of them, so they are gathered); the rest
+    # are far from every boundary.
+    a = np.ones(n, np.float32)
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 2**23, 200)
+    m = rng.integers(0, 2**18, 200)
+    k[:5], m[:5] = [2**22 - 1, 2**22 - 1, 2**22, 2**22, 2**22], [2**18 - 1, 2**18 - 2, 0, 1, 2]
+    coarse, extra = _words(k, m)
+    u = (k + (m + 0.5) / 2**18) / 2**23
+    rows = jnp.broadcast_to(jnp.asarray(a), (200, n))
+    if n < TWO_LEVEL_FROM:
+        unsure = np.asarray(_plain_batch(rows, jnp.asarray(u, jnp.float32))[1])
+        assert 1 <= unsure.sum() <= UNSURE_ROWS
+    got = _select_all(a, coarse, extra)
+    assert np.all(got[:2] < n // 2) and np.all(got[2:5] >= n // 2)
 
 
 @pytest.mark.parametrize("ratio", [1e-9, 1e-12])

@@ -33,6 +33,9 @@ PLAIN_SUMS_FROM = 32
 """Batches of at least this many trajectories select with plain sums first
 (:func:`select_batch`); smaller ones pay less for the compensated sums than for the branch."""
 
+UNSURE_ROWS = 8
+"""Up to how many unsure rows of a batch :func:`select_batch` gathers to select again."""
+
 _SPLIT = 4097.0
 """Veltkamp's splitter ``2**12 + 1`` for float32 (it is exact, just not optimal, in float64)."""
 
@@ -220,8 +223,8 @@ def select_batch(a: Array, bits: Array, totals: Array | None = None) -> Array:
     The same reaction as ``jax.vmap(select)`` for the same words, at a fraction of the cost
     for batches of at least :data:`PLAIN_SUMS_FROM`: plain cumulative sums decide (at both
     levels of the two-level search), and the compensated :func:`select` only for the rows
-    where a target lies within rounding error of a boundary (:func:`_plain_batch`), computed
-    only if some row needs it. So every reaction, however small its propensity, keeps its
+    where a target lies within rounding error of a boundary (:func:`_plain_batch`), gathered
+    when there are few. So every reaction, however small its propensity, keeps its
     exact probability.
 
     Args:
@@ -248,8 +251,30 @@ def select_batch(a: Array, bits: Array, totals: Array | None = None) -> Array:
         v_hi, v_lo = fine_unit(bits[:, 3], bits[:, 2], a.dtype)
         i, unsure_inner = _plain_batch(inner, v_hi + v_lo)
         r, unsure = b * width + i, unsure_block | unsure_inner
-    return jax.lax.cond(
-        jnp.any(unsure),
-        lambda: jnp.where(unsure, jax.vmap(select)(a, bits, totals), r),
-        lambda: r,
-    ).astype(jnp.int32)
+    return _settle_unsure(a, bits, totals, r.astype(jnp.int32), unsure)
+
+
+def _settle_unsure(
+    a: Array, bits: Array, totals: Array | None, r: Array, unsure: Array
+) -> Array:
+    """``r`` with the compensated :func:`select` in the unsure rows.
+
+    Unsure rows are rare (a few per thousand at the largest blocks): up to ``UNSURE_ROWS`` of
+    them are gathered and selected again, which costs far less than selecting every row
+    again; more than that (a batch built near a boundary, as in tests), every row is; none,
+    nothing runs.
+    """
+    k = min(UNSURE_ROWS, a.shape[0])
+    rank = a.shape[0] - jnp.arange(a.shape[0])  # positive: unsure rows outrank the others
+
+    def every_row():
+        return jnp.where(unsure, jax.vmap(select)(a, bits, totals), r)
+
+    def a_few_rows():
+        score, rows = jax.lax.top_k(jnp.where(unsure, rank, 0), k)  # k distinct rows
+        chosen = jax.vmap(select)(a[rows], bits[rows], None if totals is None else totals[rows])
+        return r.at[rows].set(jnp.where(score > 0, chosen, r[rows]), unique_indices=True)
+
+    count = jnp.sum(unsure, dtype=jnp.int32)
+    branch = jnp.where(count == 0, 0, jnp.where(count <= k, 1, 2))
+    return jax.lax.switch(branch, [lambda: r, a_few_rows, every_row])
