@@ -368,3 +368,16 @@ def test_parameters_ok_traces_to_the_same_program_for_any_number_of_reactions():
         return sorted(eqn.primitive.name for eqn in jaxpr.eqns)
 
     assert primitives(_chain(10)) == primitives(_chain(1000))
+
+
+def test_net_changes_are_the_stoichiometry_in_sparse_form():
+    net = jx.ReactionNetwork(
+        [jx.Reaction("A + B -> C", 1.0), jx.Reaction("2 A -> A", 1.0), jx.Reaction("C -> C", 1.0)]
+    )
+    species, delta = net.net_changes
+    assert species.shape == delta.shape == (3, 3)
+    dense = np.zeros((3, net.n_species), np.int64)
+    for r in range(3):
+        np.add.at(dense[r], species[r], delta[r])
+    np.testing.assert_array_equal(dense, net.stoichiometry)
+    assert np.count_nonzero(delta[2]) == 0  # C -> C changes nothing

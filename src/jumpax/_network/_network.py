@@ -395,6 +395,25 @@ class ReactionNetwork(eqx.Module):
         return self.product_matrix - self.reactant_matrix
 
     @property
+    def net_changes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stoichiometry in sparse form: which species each reaction changes, and by what.
+
+        Returns:
+            ``(species, delta)``, both ``(n_reactions, width)``: row ``r`` lists the species
+            a firing of ``r`` changes (int32) and their net changes (int64), padded with
+            changes of 0 (``width`` is at least 1).
+        """
+        stoichiometry = self.stoichiometry
+        rows = [np.flatnonzero(row) for row in stoichiometry]
+        width = max([1] + [row.size for row in rows])
+        species = np.zeros((self.n_reactions, width), np.int32)
+        delta = np.zeros((self.n_reactions, width), np.int64)
+        for r, row in enumerate(rows):
+            species[r, : row.size] = row
+            delta[r, : row.size] = stoichiometry[r, row]
+        return species, delta
+
+    @property
     def x0(self) -> Array:
         """The network's default initial state.
 

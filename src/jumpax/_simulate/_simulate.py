@@ -312,6 +312,36 @@ def _run(
     return results, invalid, parameters_ok, trouble
 
 
+def _packed(tree):
+    """``tree``'s array leaves as one flat array per dtype, and how to rebuild ``tree``.
+
+    Returns:
+        ``(packed, unpack)``: a dict from dtype name to the concatenated, flattened leaves of
+        that dtype, and a function rebuilding the tree from such a dict.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    groups: dict[str, list[int]] = {}
+    for i, leaf in enumerate(leaves):
+        if eqx.is_array(leaf):
+            groups.setdefault(jnp.result_type(leaf).name, []).append(i)
+    packed = {
+        dtype: jnp.concatenate([jnp.ravel(leaves[i]) for i in members])
+        for dtype, members in groups.items()
+    }
+
+    def unpack(packed):
+        rebuilt = list(leaves)
+        for dtype, members in groups.items():
+            start = 0
+            for i in members:
+                size = int(np.prod(jnp.shape(leaves[i])))
+                rebuilt[i] = packed[dtype][start : start + size].reshape(jnp.shape(leaves[i]))
+                start += size
+        return jax.tree.unflatten(treedef, rebuilt)
+
+    return packed, unpack
+
+
 class _Ensemble(eqx.Module):
     """Simulates one trajectory per row of ``(words, indices, x0)``: the compiled core.
 
@@ -366,17 +396,21 @@ class _Ensemble(eqx.Module):
             rng = jax.vmap(_random.seed)(words, indices)
             return _loop.run(network, self.solver, rng, x0, t0, t1, make_output, self.max_steps)
 
-        args = (words, indices, x0, network, t0, t1)
         if self.mesh is None:
-            return local(*args)
+            return local(words, indices, x0, network, t0, t1)
+        # The network enters as a few packed arrays, not one argument per parameter: the
+        # partitioner's cost grows with the arguments (minutes for thousands of reactions).
+        packed, unpack = _packed(network)
         sharded, replicated = P("trajectories"), P()
         return jax.shard_map(
-            local,
+            lambda words, indices, x0, packed, t0, t1: local(
+                words, indices, x0, unpack(packed), t0, t1
+            ),
             mesh=self.mesh,
             in_specs=(sharded,) * 3 + (replicated,) * 3,
             out_specs=sharded,
             check_vma=False,
-        )(*args)
+        )(words, indices, x0, packed, t0, t1)
 
     def vmappable(self, words, indices, x0, network, t0, t1, ts):
         """:meth:`__call__`, with a vmap rule that folds mapped rows into trajectories."""

@@ -154,7 +154,9 @@ class AbstractSSA(AbstractSolver):
     ) -> Array:
         """The counts of one trajectory after reaction ``r`` fires: ``x + stoichiometry[r]``.
 
-        Pathwise solvers override it to let gradients through (the value must stay the same).
+        Called for solvers with :attr:`reuses_bits` (pathwise solvers override it to let
+        gradients through; the value must stay the same); the others add the reaction's net
+        changes (:attr:`ReactionNetwork.net_changes`) directly.
         """
         return x + stoichiometry[r]
 
@@ -200,11 +202,19 @@ class AbstractSSA(AbstractSolver):
     def step(self, network, x, t, t_stop, state, rng):
         """Fires the drawn reaction, or stops at ``t_stop`` if it lies beyond."""
         fire = state.t_next.not_after(t_stop)
-        stoichiometry = jnp.asarray(network.stoichiometry, x.dtype)
-        fired = jax.vmap(self.update, in_axes=(0, 0, 0, 0, None))(
-            state.bits, x, state.a, state.r_next, stoichiometry
-        )
-        x = jnp.where(fire[:, None], fired, x)
+        if self.reuses_bits:
+            stoichiometry = jnp.asarray(network.stoichiometry, x.dtype)
+            fired = jax.vmap(self.update, in_axes=(0, 0, 0, 0, None))(
+                state.bits, x, state.a, state.r_next, stoichiometry
+            )
+            x = jnp.where(fire[:, None], fired, x)
+        else:
+            # The fired reaction's net changes only (no pass over every species, and no
+            # dense stoichiometry matrix in the program: large networks compile faster).
+            species, delta = network.net_changes
+            rows = jnp.arange(x.shape[0])[:, None]
+            change = jnp.where(fire[:, None], jnp.asarray(delta, x.dtype)[state.r_next], 0)
+            x = x.at[rows, jnp.asarray(species)[state.r_next]].add(change)
         # A stop is a given time (nothing to compensate); not reading the loop's clock lets
         # XLA drop it from the loop state when nothing else reads it.
         t = select(fire, state.t_next, Clock.at(t_stop))
