@@ -11,6 +11,7 @@ outside the benchmark environment.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -198,8 +199,56 @@ def lattice(side: int) -> Model:
     )
 
 
+MULTISITE_SUBSTRATE = 1000
+MULTISITE_ENZYME = 10
+MULTISITE_RATE = 0.1
+
+
+def multisite(sites: int) -> Model:
+    """Multisite phosphorylation, expanded as rule-based tools (BioNetGen) expand it.
+
+    A substrate with ``sites`` phosphorylation sites has ``2**sites`` states ``S_<bits>``; a
+    kinase ``K`` sets and a phosphatase ``P`` clears each site, by bimolecular mass action
+    (``S_s + K -> S_s' + K`` at ``MULTISITE_RATE``): ``sites * 2**sites`` reactions. jumpax
+    reads the network from an SBML file (tag ``sbml``). Each site of each molecule flips
+    independently at rate ``MULTISITE_RATE * MULTISITE_ENZYME = 1`` either way, so the mean
+    of the unphosphorylated state at ``t1`` is ``N ((1 + exp(-2 t1)) / 2)**sites``; ``t1 =
+    4.2 / sites`` keeps about 4,200 events per trajectory at every size.
+    """
+    states = [format(s, f"0{sites}b") for s in range(2**sites)]
+    species = tuple(f"S_{bits}" for bits in states) + ("K", "P")
+    reactions = []
+    for s, bits in enumerate(states):
+        for i in range(sites):
+            flipped = f"S_{states[s ^ (1 << i)]}"
+            enzyme = "P" if (s >> i) & 1 else "K"
+            reactions.append(
+                Rxn({f"S_{bits}": 1, enzyme: 1}, {flipped: 1, enzyme: 1}, MULTISITE_RATE)
+            )
+    flip = MULTISITE_RATE * MULTISITE_ENZYME
+    t1 = 4.2 / sites
+    return Model(
+        name=f"multisite-{sites}",
+        species=species,
+        reactions=tuple(reactions),
+        x0={species[0]: MULTISITE_SUBSTRATE, "K": MULTISITE_ENZYME, "P": MULTISITE_ENZYME},
+        t1=t1,
+        expected_events=MULTISITE_SUBSTRATE * sites * flip * t1,
+        observable=species[0],
+        analytic_mean=MULTISITE_SUBSTRATE * ((1 + math.exp(-2 * flip * t1)) / 2) ** sites,
+        description=(
+            f"multisite phosphorylation, {sites} sites: {2**sites + 2} species, "
+            f"{sites * 2**sites} bimolecular reactions (read from SBML by jumpax); "
+            f"{MULTISITE_SUBSTRATE} substrates, {MULTISITE_ENZYME} kinases and phosphatases, "
+            f"t1 = 4.2 / {sites}"
+        ),
+        tags=("sbml",),
+    )
+
+
 def get_model(name: str) -> Model:
-    """Looks a model up: ``birth-death``, ``dimerisation``, ``chain-<M>``, ``lattice-<side>``."""
+    """Looks a model up: ``birth-death``, ``dimerisation``, ``chain-<M>``, ``lattice-<side>``,
+    ``multisite-<sites>``."""
     if name == "birth-death":
         return birth_death()
     if name == "dimerisation":
@@ -208,4 +257,6 @@ def get_model(name: str) -> Model:
         return chain(int(name.split("-", 1)[1]))
     if name.startswith("lattice-"):
         return lattice(int(name.split("-", 1)[1]))
+    if name.startswith("multisite-"):
+        return multisite(int(name.split("-", 1)[1]))
     raise ValueError(f"unknown model {name!r}")
