@@ -15,6 +15,10 @@ class Direct(AbstractSSA):
     only (:mod:`jumpax._solver._selection`: no cumulative sum for two reactions, compensated
     sums for more, two levels with a second uniform from 24 reactions), so propensity ratios
     down to about ``1e-12`` are resolved in float32. A reaction with propensity 0 never fires.
+
+    In mass-action networks of 24 or more reactions it keeps the two-level search's block
+    totals up to date (:attr:`keeps_block_totals`): a step then costs about the square root
+    of the network's size rather than its size.
     """
 
     def num_words(self, n_reactions):
