@@ -464,3 +464,26 @@ def test_flat_network_cache_follows_the_network_it_was_made_for():
     del fast
     gc.collect()
     assert len(_FlatNetwork._cache) == entries - 1  # dropped with its network
+
+
+def test_large_networks_apply_net_changes_exactly():
+    # 130 species: an exact step adds the fired reaction's net changes sparsely. Replaying the
+    # event list with the dense stoichiometry must give every recorded state.
+    from jumpax._solver._ssa import SPARSE_CHANGES_FROM
+
+    n = 130
+    assert n >= SPARSE_CHANGES_FROM
+    reactions = [jx.Reaction(f"X{i} -> X{i + 1}", 1.0) for i in range(n - 1)]
+    reactions += [jx.Reaction(f"X{i + 1} + X{i} -> 2 X{i}", 0.01) for i in range(n - 1)]
+    net = jx.ReactionNetwork(reactions)
+    x0 = np.zeros(net.n_species, np.int64)
+    x0[:10] = 20
+    res = jx.simulate(jax.random.key(5), net, x0, 3.0, save_at=None, num_trajectories=2,
+                      max_steps=5000)
+    stoichiometry = net.stoichiometry
+    for j in range(2):
+        steps = int(res.n_steps[j])
+        assert steps > 200
+        fired = np.asarray(res.reactions[j, :steps])  # reactions[k] leads from x[k] to x[k+1]
+        replayed = x0 + np.cumsum(stoichiometry[fired], axis=0)
+        np.testing.assert_array_equal(np.asarray(res.x[j, 1 : steps + 1]), replayed)
