@@ -165,41 +165,51 @@ class AbstractSSA(AbstractSolver):
         """
         return x + stoichiometry[r]
 
-    def _blocked(self, network: ReactionNetwork) -> bool:
-        """Whether this solver keeps block totals for ``network`` (see the class docs)."""
+    def _blocked(self, network: ReactionNetwork, dependents: np.ndarray | None) -> bool:
+        """Whether this solver keeps block totals for ``network`` (see the class docs).
+
+        ``dependents`` is :func:`sparse_dependents` of ``network`` (computed once by the
+        caller: it walks every reaction).
+        """
         return (
             self.keeps_block_totals
             and network.n_reactions >= selection.TWO_LEVEL_FROM
-            and sparse_dependents(network) is not None
+            and dependents is not None
         )
 
     def _draw(self, network, a, totals, t, rng):
-        """A fresh draw from propensities ``a`` at times ``t``: ``(t_next, r, bits, rng)``."""
+        """A fresh draw from propensities ``a`` at times ``t``: ``(t_next, r, bits, rng)``.
+
+        ``totals`` are the kept block totals, or ``(batch, 0)`` where none are kept.
+        """
         rng, bits = _random.words(rng, self.num_words(network.n_reactions))
-        if self._blocked(network):
+        if totals.shape[-1]:
             tau, r = self.sample_batch(bits, a, totals)
         else:
             tau, r = self.sample_batch(bits, a)
         kept = bits if self.reuses_bits else bits[:, :0]
         return t.advance(tau), r, kept, rng
 
-    def _kept_propensities(self, network: ReactionNetwork, a: Array) -> Array:
+    def _kept_propensities(
+        self, network: ReactionNetwork, a: Array, dependents: np.ndarray | None
+    ) -> Array:
         """What the state keeps of the propensities.
 
         All of them where steps or sparse updates read them (zero-padded where block totals
         are kept), else nothing (carrying them would cost a copy per iteration).
         """
-        if self._blocked(network):
+        if self._blocked(network, dependents):
             return selection.padded(a)
-        if self.reuses_bits or sparse_dependents(network) is not None:
+        if self.reuses_bits or dependents is not None:
             return a
         return a[:, :0]
 
     def init(self, network, x, t, rng):
         """Propensities of the initial states and the first draw."""
         a = batch_propensities(network, x)
-        kept = self._kept_propensities(network, a)
-        blocked = self._blocked(network)
+        dependents = sparse_dependents(network)
+        kept = self._kept_propensities(network, a, dependents)
+        blocked = self._blocked(network, dependents)
         totals = selection.block_totals(a) if blocked else a[:, :0]
         t_next, r, bits, rng = self._draw(network, kept if blocked else a, totals, t, rng)
         return SSAState(kept, totals, t_next, r, bits), rng
@@ -235,7 +245,7 @@ class AbstractSSA(AbstractSolver):
         totals = state.totals
         if dependents is None:
             fresh = batch_propensities(network, x)
-            kept = select(moved, self._kept_propensities(network, fresh), state.a)
+            kept = select(moved, self._kept_propensities(network, fresh, None), state.a)
         else:
             # Only the propensities the fired reaction changes; the same arithmetic as the
             # full evaluation, so the same values. (No rules or events: nothing else moves x.)
@@ -248,7 +258,7 @@ class AbstractSSA(AbstractSolver):
                 moved[:, None], jax.vmap(network.propensities_of)(x, which), state.a[rows, which]
             )
             fresh = kept = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
-            if self._blocked(network):
+            if totals.shape[-1]:
                 # The totals of the blocks holding those propensities, summed again in the
                 # same order as from scratch (so the same values).
                 width = totals.shape[-1]
