@@ -137,7 +137,7 @@ def test_size_and_depth_limits():
     [
         ("A +", "cannot parse"),
         ("delay(A, 1)", "'delay' is not supported"),
-        ("factorial(A)", "'factorial' is not supported"),
+        ("quotient(A, 2)", "'quotient' is not supported"),
         ("rem(A, 2)", "'rem' is not supported"),
         ("A * time", "uses time"),
         ("f(A)", "undefined function 'f'"),

@@ -309,26 +309,13 @@ def test_doctype_and_entities_are_refused():
     ("kwargs", "match"),
     [
         ({"reactions": [reaction("r", [("X", 1)], [], "k * Q")]}, "Q"),
-        ({"reactions": [reaction("r", [("X", 1)], [], "k * X * time")]}, "uses time"),
-        ({"reactions": [reaction("r", [("X", 1)], [], "factorial(X)")]}, "'factorial'"),
         ({"reactions": [reaction("r", [("X", 1)], [], "delay(X, 1)")]}, "'delay'"),
-        (
-            {"reactions": [reaction("r", [("X", 1)], [], "k * X", attributes='reversible="true"')]},
-            "reaction 'r' is reversible",
-        ),
-        ({"reactions": [reaction("r", [("X", 1.5)], [], "k * X")]}, "stoichiometry 1.5"),
-        ({"species_": [species("X", 2.5)]}, "initial amount of species 'X' is 2.5"),
         ({"species_": [species("X", 1e39)]}, "'X' is 1e\\+39, more than the largest float32"),
         ({"species_": [species("X", None)]}, "species 'X' has no initial amount"),
         (
             {"reactions": [reaction("r", [("X", 1)], [], "k * X").replace(
                 f"<kineticLaw>{mathml('k * X')}</kineticLaw>", "")]},
             "reaction 'r' has no kinetic law",
-        ),
-        (
-            {"extra": rules(rule("rateRule", "k", "1")), "parameters": (("k", 1, "false"),
-                                                                        ("mu", 1))},
-            "rate rule for 'k'",
         ),
         (
             {"extra": rules(rule("algebraicRule", None, "Z - 3")),
@@ -340,35 +327,16 @@ def test_doctype_and_entities_are_refused():
              + "</constraint></listOfConstraints>"},
             "constraints",
         ),
-        (
-            {"extra": events(event("X > 5", [("X", "0")],
-                                   inner="<delay>" + mathml("1") + "</delay>"))},
-            "event 'e' has a delay",
-        ),
-        (
-            {"extra": events(event("X > 5", [("X", "0")],
-                                   inner="<priority>" + mathml("1") + "</priority>"))},
-            "event 'e' has a priority",
-        ),
-        ({"extra": events(event("time > 5 && X > 3", [("X", "0")]))}, "mixes time"),
-        ({"extra": events(event("time > X", [("X", "0")]))}, "mixes time"),
-        (
-            {"extra": events(event("X > 5", [("mu", "1")])),
-             "parameters": (("k", 1), ("mu", 1, "false"))},
-            "assigns 'mu'",
-        ),
         ({"extra": events(event("X", [("X", "0")]))}, "not a condition"),
-        ({"extra": events(event("time >= 0", [("X", "0")]))}, "fires at the initial time"),
         ({"size": "0"}, "compartment 'c' has size 0"),
         (
             {"species_": [species("X", 10, hasOnlySubstanceUnits="false")], "size": None},
             "compartment 'c' has no size",
         ),
         ({"parameters": (("k", 0.5),)}, "mu"),
-        ({"reactions": []}, "no reactions"),
         # found by fuzzing (tests/test_fuzz.py): OverflowError or messages naming nothing
         ({"reactions": [reaction("r", [("X", "INF")], [], "k * X")]}, "'r'.*stoichiometry inf"),
-        ({"reactions": [reaction("r", [("X", "NaN")], [], "k * X")]}, "'r'.*stoichiometry nan"),
+        ({"reactions": [reaction("r", [("X", "NaN")], [], "k * X")]}, "'r'.*stoichiometry nan is not finite"),
         (
             {"reactions": [reaction("r", [("X", 2**31)], [], "k * X")]},
             "'r', species 'X': stoichiometry 2147483648 is larger than the largest count",
@@ -383,7 +351,6 @@ def test_doctype_and_entities_are_refused():
              + mathml("1 / 0") + "</initialAssignment></listOfInitialAssignments>"},
             "the initial assignment for 'k' gives inf at the initial time",
         ),
-        ({"extra": events(event("X > 5", []))}, "event 'e': an event needs at least one"),
         ({"extra": events(event("time >= 1 / 0", [("X", "0")]))}, "event 'e': TimeEvent time"),
     ],
 )
@@ -392,14 +359,11 @@ def test_unsupported_or_invalid_models_are_refused(kwargs, match):
         load_sbml(document(**kwargs))
 
 
-def test_fast_reactions_and_conversion_factors_are_refused():
+def test_fast_reactions_are_refused():
     level = 'xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1"'
     fast = reaction("r", [("X", 1)], [], "k * X", attributes='reversible="false" fast="true"')
     with pytest.raises(ValueError, match="reaction 'r' is fast"):
         load_sbml(document(reactions=[fast], level=level))
-    text = document().replace('<model id="m">', '<model id="m" conversionFactor="k">')
-    with pytest.raises(ValueError, match="conversionFactor"):
-        load_sbml(text)
 
 
 def test_required_packages_are_refused():
@@ -412,16 +376,18 @@ def test_required_packages_are_refused():
         load_sbml(document(level=distrib))
 
 
-def test_reaction_and_species_reference_ids_are_refused_in_math():
+def test_reaction_and_species_reference_ids_in_math_mean_rates_and_stoichiometries():
     references = [reaction("birth", [("X", 1)], [("X", 2)], "k * X"),
                   reaction("death", [("X", 1)], [], "k * birth")]
-    with pytest.raises(ValueError, match="reaction 'death'.*'birth' is a reaction"):
-        load_sbml(document(reactions=references))
+    net = load_sbml(document(reactions=references))
+    k, x = 0.5, float(net.x0[0])
+    np.testing.assert_allclose(net.propensities(net.x0), [k * x, k * k * x], rtol=1e-6)
+    np.testing.assert_allclose(net.observe("birth", net.x0), k * x, rtol=1e-6)
     references[1] = reaction("death", [("X", 1)], [], "k * sr").replace(
         '<speciesReference species="X"', '<speciesReference id="sr" species="X"'
     )
-    with pytest.raises(ValueError, match="'sr' is a species reference"):
-        load_sbml(document(reactions=references))
+    net = load_sbml(document(reactions=references))
+    np.testing.assert_allclose(net.propensities(net.x0), [k * x, k * 1.0], rtol=1e-6)
 
 
 def test_circular_rules_are_refused():
@@ -589,14 +555,13 @@ def test_level_2_fast_reactions_are_refused_before_the_conversion_drops_them():
         load_sbml(level_2(reactions=[fast]))
     not_fast = reaction("r", [("X", 1)], [], "k * X", attributes='reversible="false" fast="false"')
     assert load_sbml(level_2(reactions=[not_fast])).n_reactions == 1
-    # stoichiometryMath becomes a rule on a made-up species reference id: refused by name
+    # stoichiometryMath becomes a rule on a made-up species reference id, read as such
     computed = reaction("r", [("X", 1)], [], "k * X").replace(
         '<speciesReference species="X" stoichiometry="1" constant="true"/>',
         f'<speciesReference species="X"><stoichiometryMath>{mathml("2")}</stoichiometryMath>'
         "</speciesReference>",
     )
-    with pytest.raises(ValueError, match="reaction 'r', species 'X': stoichiometryMath"):
-        load_sbml(level_2(reactions=[computed]))
+    assert load_sbml(level_2(reactions=[computed])).reactions[0].string == "2 X -> 0"
 
 
 # ============================================================ round trips
@@ -858,12 +823,12 @@ def test_undefined_identifiers_and_time():
     ("formula", "match"),
     [
         ("delay(A, 1)", "'delay' is not supported"),
-        ("factorial(A)", "'factorial' is not supported"),
+        ("quotient(A, 2)", "'quotient' is not supported"),
         ("rem(A, 2)", "'rem' is not supported"),
         ("A * time", "uses time"),
         ("f(A)", "undefined function 'f'"),
         ("NaN", "NaN constants"),
-        ("sec(A)", "unsupported MathML element 'sec'"),
+        ("lambda(x, x)", "'lambda' is not supported"),
     ],
 )
 def test_unsupported_math_is_refused(formula, match):

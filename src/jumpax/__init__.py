@@ -10,7 +10,7 @@ import importlib
 # _devices comes first: importing it sets the CPU device count before anything can start
 # JAX's backend.
 from . import _devices, models  # noqa: F401
-from ._network._events import AssignmentRule, StateEvent, TimeEvent
+from ._network._events import AssignmentRule, RateRule, StateEvent, TimeEvent
 from ._network._kinetics import (
     AbstractKinetics,
     Constant,
@@ -102,6 +102,7 @@ __all__ = [
     "ModelUpdater",
     "OverflowWarning",
     "PADDING",
+    "RateRule",
     "Reaction",
     "ReactionNetwork",
     "RewardFunction",

@@ -149,6 +149,7 @@ class LangevinModel(eqx.Module):
             ValueError: for a bad ``x0``, times, ``save_at`` or ``num_trajectories``.
         """
         check_positive_int("num_trajectories", num_trajectories)
+        self.network.check_jump_process("LangevinModel")
         x0 = self.network.as_state(x0)
         t0, t1, ts = continuous_times("LangevinModel", t0, t1, save_at, x0.dtype)
         if num_trajectories is None:

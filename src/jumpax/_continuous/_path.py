@@ -81,12 +81,13 @@ def solve(
         the solver failed or the pieces ran out before ``t1``; the final state is then NaN, as
         are the save times not reached.
     """
-    x, armed, pending = _events.start(network, x0, t0)
+    x, armed, pending, queue = _events.start(network, x0, t0)
     state = {
         "carry": carry,
         "x": x,
         "armed": armed,
         "pending": pending,
+        "queue": queue,
         "t": t0,
         "steps": jnp.zeros((), jnp.int32),
         "done": jnp.zeros((), bool),
@@ -98,7 +99,9 @@ def solve(
     def body(state: dict) -> dict:
         state = dict(state)
         x, t = state["x"], state["t"]
-        t_next = jnp.minimum(_events.next_event_time(network, state["pending"], x.dtype), t1)
+        t_next = jnp.minimum(
+            _events.next_event_time(network, state["pending"], state["queue"], x.dtype), t1
+        )
         carry, y, t_end, saved, steps, ok = advance(state["carry"], x, state["armed"], t, t_next)
         if ts is not None:
             state["grid"] = _record(network, state["grid"], ts, t, t_end, saved)
@@ -106,8 +109,8 @@ def solve(
         # armed if it was at its start or its trigger was false there.
         armed = state["armed"] | ~_events.triggers(network, x)
         y = _events.apply_rules(network, jnp.where(ok, y, x))
-        state["x"], state["armed"], state["pending"] = _events.jump(
-            network, y, t_end, armed, state["pending"]
+        state["x"], state["armed"], state["pending"], state["queue"] = _events.jump(
+            network, y, t_end, armed, state["pending"], state["queue"]
         )
         state["carry"] = carry
         state["t"] = t_end

@@ -5,6 +5,9 @@ These mirror SBML's events and assignment rules and are honoured exactly by
 
 - an :class:`AssignmentRule` keeps one species equal to a function of the others after every
   change of the state (and at ``t0``);
+- a :class:`RateRule` gives one state entry a continuous rate of change (SBML's rate rules):
+  the continuous solver :class:`~jumpax.MeanFieldModel` integrates it, the jump solvers
+  refuse it by name;
 - a :class:`TimeEvent` fires once, exactly at its time, and assigns new values;
 - a :class:`StateEvent` fires whenever its trigger (a function of the state) goes from false to
   true, right after the reaction that made it true, and re-arms once the trigger is false.
@@ -103,6 +106,37 @@ class AssignmentRule(eqx.Module):
         self.expression = as_expression(expression, f"the rule for {species!r}")
 
 
+class RateRule(eqx.Module):
+    """Makes ``species`` change continuously at the rate ``expression(x)`` (SBML rate rule).
+
+    The state entry it drives is usually a network *variable* (a parameter, compartment size
+    or clock of an SBML model, see :class:`~jumpax.ReactionNetwork`), or a species no reaction
+    changes. Only the continuous reaction-rate ODE (:class:`~jumpax.MeanFieldModel`)
+    integrates rate rules; every jump solver and the Langevin model refuse a network with one,
+    naming the entry, as an exact jump process cannot follow continuous dynamics.
+
+    Example:
+        >>> growth = RateRule("V", lambda x: 0.1 * x[1])   # dV/dt = 0.1 V
+
+    Attributes:
+        species: the state entry the rule drives (static); reactions must not change it.
+        expression: its rate of change, a function of the state, as a module.
+    """
+
+    species: str = eqx.field(static=True)
+    expression: eqx.Module
+
+    def __init__(self, species: str, expression: Expression):
+        """Creates a `RateRule`.
+
+        Args:
+            species: the state entry the rule drives.
+            expression: its time derivative, a function of the state vector.
+        """
+        self.species = str(species)
+        self.expression = as_expression(expression, f"the rate rule for {species!r}")
+
+
 class TimeEvent(eqx.Module):
     """Assignments that happen once, exactly at ``time`` (SBML trigger ``time >= T``).
 
@@ -143,21 +177,43 @@ class StateEvent(eqx.Module):
     once the trigger is false again. With ``initial_value=False`` a trigger already true at
     ``t0`` fires at ``t0``; with ``True`` (the default) it must first become false.
 
+    **Delays, priorities, persistence** (SBML's event semantics; honoured by the reaction-rate
+    ODE, :class:`~jumpax.MeanFieldModel`, and refused by name by the jump solvers and the
+    Langevin model). With a ``delay``, a firing at ``t`` is carried out at ``t + delay(x)``
+    (the delay read at ``t``), with the values the assignments had at ``t`` unless
+    ``values_at_trigger=False`` (then at execution). Events due at one time are carried out one
+    at a time, highest ``priority(x)`` first (events without a priority after those with one,
+    then in list order), the triggers checked again after each. A non-``persistent`` event's
+    pending firings are dropped as soon as its trigger is false.
+
     Attributes:
         trigger: a boolean function of the state, as a module.
         assignments: what the event sets.
         initial_value: the trigger's value assumed just before ``t0`` (static).
+        delay: ``None``, or the delay as a function of the state (non-negative).
+        priority: ``None``, or the priority as a function of the state.
+        persistent: whether a pending firing survives its trigger turning false (static).
+        values_at_trigger: whether delayed assignments use the values at the firing (static).
     """
 
     trigger: eqx.Module
     assignments: Assignments
     initial_value: bool = eqx.field(static=True)
+    delay: eqx.Module | None
+    priority: eqx.Module | None
+    persistent: bool = eqx.field(static=True)
+    values_at_trigger: bool = eqx.field(static=True)
 
     def __init__(
         self,
         trigger: Expression,
         assignments: Sequence[tuple[str, Expression]],
         initial_value: bool = True,
+        *,
+        delay: Expression | None = None,
+        priority: Expression | None = None,
+        persistent: bool = True,
+        values_at_trigger: bool = True,
     ):
         """Creates a `StateEvent`.
 
@@ -165,7 +221,23 @@ class StateEvent(eqx.Module):
             trigger: a boolean function of the state vector.
             assignments: ``(species, expression)`` pairs.
             initial_value: the trigger value assumed before ``t0``.
+            delay: an optional delay, a function of the state.
+            priority: an optional priority, a function of the state.
+            persistent: whether pending firings survive the trigger turning false.
+            values_at_trigger: whether delayed assignments use the values at the firing.
         """
         self.trigger = as_expression(trigger, "an event trigger")
         self.assignments = Assignments(assignments)
         self.initial_value = bool(initial_value)
+        self.delay = None if delay is None else as_expression(delay, "an event delay")
+        self.priority = None if priority is None else as_expression(priority, "an event priority")
+        self.persistent = bool(persistent)
+        self.values_at_trigger = bool(values_at_trigger)
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Whether the event has a delay, a priority or is not persistent.
+
+        Only the reaction-rate ODE honours these SBML semantics.
+        """
+        return self.delay is not None or self.priority is not None or not self.persistent

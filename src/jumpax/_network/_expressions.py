@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import gamma
 from jaxtyping import Array, ArrayLike
 
 from .._checks import as_float_array, is_concrete
@@ -60,6 +61,7 @@ _FOLDS: dict[str, tuple[Callable, float | bool | None]] = {
 }
 _UNARY: dict[str, Callable] = {
     "exp": jnp.exp,
+    "factorial": lambda n: gamma(n + 1.0),
     "ln": jnp.log,
     "abs": jnp.abs,
     "floor": jnp.floor,
@@ -73,6 +75,21 @@ _UNARY: dict[str, Callable] = {
     "arcsin": jnp.arcsin,
     "arccos": jnp.arccos,
     "arctan": jnp.arctan,
+    "sec": lambda x: 1.0 / jnp.cos(x),
+    "csc": lambda x: 1.0 / jnp.sin(x),
+    "cot": lambda x: 1.0 / jnp.tan(x),
+    "sech": lambda x: 1.0 / jnp.cosh(x),
+    "csch": lambda x: 1.0 / jnp.sinh(x),
+    "coth": lambda x: 1.0 / jnp.tanh(x),
+    "arcsec": lambda x: jnp.arccos(1.0 / x),
+    "arccsc": lambda x: jnp.arcsin(1.0 / x),
+    "arccot": lambda x: jnp.arctan(1.0 / x),
+    "arcsinh": jnp.arcsinh,
+    "arccosh": jnp.arccosh,
+    "arctanh": jnp.arctanh,
+    "arcsech": lambda x: jnp.arccosh(1.0 / x),
+    "arccsch": lambda x: jnp.arcsinh(1.0 / x),
+    "arccoth": lambda x: jnp.arctanh(1.0 / x),
     "not": jnp.logical_not,
 }
 _BINARY: dict[str, Callable] = {
@@ -426,7 +443,7 @@ _IMPLIED_FIRST: dict[str, tuple[str, float]] = {
 """One-argument functions that are an operation with a fixed first argument (``log(x)`` is
 ``log10(x)``; ``log(b, x)`` is the logarithm to base ``b``)."""
 
-_UNSUPPORTED = frozenset({"delay", "rateof", "factorial", "quotient", "rem", "lambda"})
+_UNSUPPORTED = frozenset({"delay", "rateof", "quotient", "rem", "lambda"})
 
 
 class _FormulaParser:
@@ -629,7 +646,7 @@ def parse_expression(formula: str, **parameters: ArrayLike) -> Expression:
 
     Raises:
         ValueError: for a syntax error (with its position), unknown or unsupported functions
-            (``delay``, ``factorial``, ...), wrong numbers of arguments, a formula that reads
+            (``delay``, ``rateOf``, ...), wrong numbers of arguments, a formula that reads
             the time, a tree over the size limits, or unused parameters.
     """
     if not isinstance(formula, str):

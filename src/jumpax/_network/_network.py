@@ -20,7 +20,15 @@ from .._checks import (
     species_position,
 )
 from .._numerics import where_positive
-from ._events import AssignmentRule, Assignments, StateEvent, TimeEvent
+from ._events import (
+    AssignmentRule,
+    Assignments,
+    Expression,
+    RateRule,
+    StateEvent,
+    TimeEvent,
+    as_expression,
+)
 from ._expressions import ExpressionKinetics, general_rates
 from ._kinetics import AbstractKinetics, MassAction, mass_action_rates, parameters_in_domains
 
@@ -144,15 +152,26 @@ class Reaction(eqx.Module):
         products: ``(species, coefficient)`` pairs produced (static).
         kinetics: the rate law; its array fields are trainable parameters.
         name: an optional label (static).
+        reversible: whether the kinetics give a *net* rate, forward minus reverse, that may be
+            negative (static): an SBML reversible reaction whose law does not split into a
+            forward and a reverse term. Only the reaction-rate ODE
+            (:class:`~jumpax.MeanFieldModel`) follows it; the jump solvers refuse it, as a
+            net rate is not a propensity.
     """
 
     reactants: Side = eqx.field(static=True)
     products: Side = eqx.field(static=True)
     kinetics: AbstractKinetics
     name: str | None = eqx.field(static=True)
+    reversible: bool = eqx.field(static=True)
 
     def __init__(
-        self, string: str, kinetics: AbstractKinetics | ArrayLike, name: str | None = None
+        self,
+        string: str,
+        kinetics: AbstractKinetics | ArrayLike,
+        name: str | None = None,
+        *,
+        reversible: bool = False,
     ):
         """Parses the reaction string and attaches its kinetics.
 
@@ -160,12 +179,15 @@ class Reaction(eqx.Module):
             string: the stoichiometry, e.g. ``"2 A + B -> C"``, ``"0 -> X"``, ``"X -> 0"``.
             kinetics: a rate law; a plain number ``k`` is shorthand for ``MassAction(k)``.
             name: an optional label used in tables and error messages.
+            reversible: the kinetics give a net rate that may be negative (see the class
+                docstring).
         """
         self.reactants, self.products = parse_reaction(string)
         if not isinstance(kinetics, AbstractKinetics):
             kinetics = MassAction(kinetics)
         self.kinetics = kinetics
         self.name = name
+        self.reversible = bool(reversible)
 
     @property
     def string(self) -> str:
@@ -200,12 +222,25 @@ class ReactionNetwork(eqx.Module):
         >>> net.species
         ('X',)
 
+    **Variables.** A state entry listed in ``variables`` is not a molecule count but a real
+    quantity that reactions never change: a parameter, compartment size or clock of an SBML
+    model, driven by rate rules, assignment rules or events. It may be fractional or negative.
+    The continuous :class:`~jumpax.MeanFieldModel` honours variables and rate rules; the jump
+    solvers and the Langevin model refuse a network with either, naming them
+    (:meth:`check_jump_process`).
+
     Attributes:
         reactions: the reactions, in order (their index is the reaction id in results).
-        species: species names (static); positions in state vectors.
+        species: names of the state entries (static): the species, and any variables;
+            positions in state vectors.
         volume: the system volume ``V`` used by volume-dependent kinetics. Not trainable
             unless ``train_volume``: only rate parameters are, by default.
         default_x0: an optional default initial state (static), see :attr:`x0`.
+        rules: assignment rules (applied in order after every change) and rate rules.
+        events: time and state events.
+        variables: the state entries that are real quantities, not counts (static).
+        observable_names: names of the observables (static), see :meth:`observe`.
+        observables: one function of the state per observable name, as modules.
         train_volume: whether gradients flow to :attr:`volume` (static).
     """
 
@@ -213,8 +248,11 @@ class ReactionNetwork(eqx.Module):
     species: tuple[str, ...] = eqx.field(static=True)
     volume: Array
     default_x0: tuple[float, ...] | None = eqx.field(static=True)
-    rules: tuple[AssignmentRule, ...]
+    rules: tuple[AssignmentRule | RateRule, ...]
     events: tuple[TimeEvent | StateEvent, ...]
+    variables: tuple[str, ...] = eqx.field(static=True)
+    observable_names: tuple[str, ...] = eqx.field(static=True)
+    observables: tuple[eqx.Module, ...]
     train_volume: bool = eqx.field(static=True)
 
     def __init__(
@@ -224,8 +262,10 @@ class ReactionNetwork(eqx.Module):
         volume: ArrayLike = 1.0,
         x0: Mapping[str, int] | ArrayLike | None = None,
         *,
-        rules: Sequence[AssignmentRule] = (),
+        rules: Sequence[AssignmentRule | RateRule] = (),
         events: Sequence[TimeEvent | StateEvent] = (),
+        variables: Sequence[str] = (),
+        observables: Mapping[str, Expression] | None = None,
         train_volume: bool = False,
     ):
         """Builds the network and checks its species.
@@ -237,16 +277,22 @@ class ReactionNetwork(eqx.Module):
             volume: the system volume, positive.
             x0: an optional default initial state (array or ``{species: count}`` dict),
                 available as :attr:`x0`.
-            rules: assignment rules, applied in order after every change of the state.
+            rules: assignment rules, applied in order after every change of the state, and
+                rate rules (continuous solvers only).
             events: time and state events (see :mod:`jumpax.events`).
+            variables: state entries (names in ``species``) that are real quantities rather
+                than counts; see the class docstring.
+            observables: ``{name: function of the state}``: derived quantities that
+                :meth:`observe` evaluates on results (an SBML model's parameters and
+                compartment sizes).
             train_volume: let gradients flow to the volume. By default only the rate
                 parameters (the kinetics' arrays) get gradients: the volume is read through
                 ``jax.lax.stop_gradient``, so a training loop over every float of the network
                 (``eqx.filter(network, eqx.is_inexact_array)``) leaves it unchanged.
         """
         reactions = tuple(_as_reaction(r) for r in reactions)
-        if not reactions:
-            raise ValueError("a ReactionNetwork needs at least one reaction")
+        if not reactions and not species:
+            raise ValueError("a ReactionNetwork needs at least one reaction, or species=")
         used: dict[str, None] = {}
         for reaction in reactions:
             for name, _ in reaction.reactants + reaction.products:
@@ -272,25 +318,45 @@ class ReactionNetwork(eqx.Module):
         self.train_volume = bool(train_volume)
         for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
             reaction.kinetics.check_reaction(reactants)
+        self.variables = tuple(str(v) for v in variables)
         self.rules = tuple(rules)
         self.events = tuple(events)
         self._check_rules_and_events()
+        observables = dict(observables or {})
+        clashes = sorted(set(observables) & set(species))
+        if clashes:
+            raise ValueError(f"observables {clashes} have the names of state entries")
+        self.observable_names = tuple(str(name) for name in observables)
+        self.observables = tuple(
+            as_expression(value, f"the observable {name!r}") for name, value in observables.items()
+        )
         self.default_x0 = None
         if x0 is not None:
-            state = checked_state(species, x0)
+            state = checked_state(species, x0, whole=False, variables=self.variables)
             if not is_concrete(state):
                 raise ValueError("a network's default x0 must be concrete, not a traced value")
             self.default_x0 = tuple(float(v) for v in np.asarray(state))
 
     def _check_rules_and_events(self) -> None:
+        unknown = [v for v in self.variables if v not in self.species]
+        if unknown:
+            raise ValueError(f"variables {unknown} are not in species={list(self.species)}")
+        changed = [v for v in self.variables if np.any(self.stoichiometry[:, self.index[v]])]
+        if changed:
+            raise ValueError(f"variables {changed} are changed by reactions; only species may be")
+        ruled: set[str] = set()
         for rule in self.rules:
-            if not isinstance(rule, AssignmentRule):
-                raise TypeError(f"rules must be AssignmentRule objects, got {rule!r}")
+            if not isinstance(rule, AssignmentRule | RateRule):
+                raise TypeError(f"rules must be AssignmentRule or RateRule objects, got {rule!r}")
+            kind = "an assignment" if isinstance(rule, AssignmentRule) else "a rate"
             if rule.species not in self.species:
-                raise ValueError(f"an assignment rule sets unknown species {rule.species!r}")
+                raise ValueError(f"{kind} rule sets unknown species {rule.species!r}")
+            if rule.species in ruled:
+                raise ValueError(f"{rule.species!r} is set by more than one rule")
+            ruled.add(rule.species)
             if np.any(self.stoichiometry[:, self.species.index(rule.species)]):
                 raise ValueError(
-                    f"species {rule.species!r} is set by an assignment rule and also changed "
+                    f"species {rule.species!r} is set by {kind} rule and also changed "
                     "by reactions"
                 )
         for event in self.events:
@@ -300,9 +366,91 @@ class ReactionNetwork(eqx.Module):
             if unknown:
                 raise ValueError(f"an event assigns unknown species {unknown}")
 
+    @property
+    def assignment_rules(self) -> tuple[AssignmentRule, ...]:
+        """The assignment rules, in order."""
+        return tuple(r for r in self.rules if isinstance(r, AssignmentRule))
+
+    @property
+    def rate_rules(self) -> tuple[RateRule, ...]:
+        """The rate rules, in order."""
+        return tuple(r for r in self.rules if isinstance(r, RateRule))
+
+    def check_jump_process(self, solver: str) -> None:
+        """Refuses what a jump process (or the Langevin model) cannot follow, naming it.
+
+        A jump solver changes the state one reaction at a time: it cannot integrate rate
+        rules, has nothing to do without reactions, needs propensities (not net rates) and
+        counts molecules, so variables (real quantities in the state) are for the continuous
+        :class:`~jumpax.MeanFieldModel`.
+
+        Args:
+            solver: the solver's name, for the message.
+
+        Raises:
+            ValueError: for rate rules, variables, delayed, prioritised or non-persistent
+                events, reversible (net-rate) reactions or no reactions.
+        """
+        use = "; the reaction-rate ODE (MeanFieldModel) simulates it"
+        if self.rate_rules:
+            names = [rule.species for rule in self.rate_rules]
+            raise ValueError(
+                f"{solver} cannot simulate rate rules (continuous dynamics, for {names}){use}"
+            )
+        if self.variables:
+            raise ValueError(
+                f"{solver} cannot simulate variables {list(self.variables)} (real quantities "
+                f"in the state, not molecule counts){use}"
+            )
+        if not self.reactions:
+            raise ValueError(f"{solver} needs a network with reactions{use}")
+        scheduled = [k for k, event in enumerate(self.state_events) if event.is_scheduled]
+        if scheduled:
+            raise ValueError(
+                f"{solver} cannot simulate delayed, prioritised or non-persistent state events "
+                f"(state events {scheduled}){use}"
+            )
+        net = [r.label for r in self.reactions if r.reversible]
+        if net:
+            raise ValueError(
+                f"{solver} cannot simulate reversible reactions {net} whose rate law is a net "
+                f"rate (forward minus reverse, not a propensity){use}"
+            )
+
+    def observe(self, name: str, x: Array) -> Array:
+        """The value of a state entry or observable in states ``x``.
+
+        Example:
+            >>> res = jx.MeanFieldModel(m)(m.x0, 10.0, save_at=ts)
+            >>> m.observe("k1", res.x)      # an SBML parameter at every saved time
+
+        Args:
+            name: a state entry (species or variable) or an observable.
+            x: states, shape ``(..., n_species)`` (e.g. ``results.x``).
+
+        Returns:
+            The value in each state, shape ``x.shape[:-1]``.
+
+        Raises:
+            ValueError: for an unknown name (listing the known ones) or a wrong shape.
+        """
+        x = jnp.asarray(x)
+        if x.ndim < 1 or x.shape[-1] != self.n_species:
+            raise ValueError(
+                f"states must have shape (..., {self.n_species}), got {tuple(x.shape)}"
+            )
+        if name in self.species:
+            return x[..., self.index[name]]
+        if name not in self.observable_names:
+            known = list(self.species) + list(self.observable_names)
+            raise ValueError(f"unknown state entry or observable {name!r}; known: {known}")
+        function = self.observables[self.observable_names.index(name)]
+        value = jnp.vectorize(lambda state: jnp.asarray(function(state)), signature="(n)->()")
+        return value(x.astype(jnp.result_type(float)))
+
     def apply_rules(self, x: Array) -> Array:
         """The state with every assignment rule applied (in order)."""
-        for rule in self.rules:
+        for rule in self.assignment_rules:
             x = x.at[self.species.index(rule.species)].set(rule.expression(x))
         return x
 
@@ -452,17 +600,22 @@ class ReactionNetwork(eqx.Module):
         return species_position(self.species, species)
 
     def as_state(self, x0: Mapping[str, int] | ArrayLike) -> Array:
-        """Converts an initial state to a float array of counts in species order.
+        """Converts an initial state of the continuous models to a float array.
+
+        Species amounts need not be whole (the continuous models follow amounts, not
+        molecules); variables may also be negative.
 
         Args:
             x0: an array of shape ``(n_species,)`` (or ``(n, n_species)`` for one state per
-                trajectory), or a ``{species: count}`` dict (missing species start at 0).
+                trajectory), or a ``{species: amount}`` dict (missing species start at 0).
 
         Raises:
-            ValueError: for unknown species, a wrong shape, or negative, non-integer or
-                non-finite counts.
+            ValueError: for unknown species, a wrong shape, negative species amounts or
+                non-finite values.
         """
-        return as_float_array(checked_state(self.species, x0))
+        return as_float_array(
+            checked_state(self.species, x0, whole=False, variables=self.variables)
+        )
 
 
     # ----------------------------------------------------------------------------- rates
@@ -574,9 +727,13 @@ class ReactionNetwork(eqx.Module):
 
         It is the large-volume limit of the same propensities the simulator uses, so the
         CME, the chemical Langevin equation and the ODE agree.
+        Rate rules add their rates to the entries they drive.
         """
         del t
-        return self.ode_rates(x) @ jnp.asarray(self.stoichiometry, dtype=x.dtype)
+        rhs = self.ode_rates(x) @ jnp.asarray(self.stoichiometry, dtype=x.dtype)
+        for rule in self.rate_rules:
+            rhs = rhs.at[self.index[rule.species]].add(rule.expression(x))
+        return rhs
 
     def to_sbml(self) -> str:
         """This network as an SBML Level 3 document (see :func:`jumpax.sbml.to_sbml`)."""
@@ -626,7 +783,12 @@ class ReactionNetwork(eqx.Module):
 
 
 def checked_state(
-    species: tuple[str, ...], x0: Mapping[str, int] | ArrayLike, *, integer: bool = False
+    species: tuple[str, ...],
+    x0: Mapping[str, int] | ArrayLike,
+    *,
+    integer: bool = False,
+    whole: bool = True,
+    variables: tuple[str, ...] = (),
 ) -> np.ndarray | Array:
     """A validated state of counts for ``species``.
 
@@ -638,6 +800,9 @@ def checked_state(
         x0: an array ``(n_species,)`` or ``(n, n_species)``, or a ``{species: count}`` dict.
         integer: integer counts (``int32``, ``int64`` with x64; at most ``2**31 - 1``) instead
             of JAX's default float dtype.
+        whole: require whole counts (the jump solvers); the continuous models follow
+            fractional amounts.
+        variables: entries that are real quantities (any finite value), not counts.
 
     Raises:
         ValueError: for unknown species, a wrong shape, or negative, non-integer, non-finite
@@ -663,7 +828,10 @@ def checked_state(
     if is_concrete(state):
         if state.dtype.kind not in "biuf":
             raise ValueError(f"x0 counts must be numbers, got {state.dtype} values")
-        check_host_values("x0 counts", state.astype(np.float64), whole=True)
+        counts = np.array([name not in variables for name in species])
+        check_host_values("x0 counts", state[..., counts].astype(np.float64), whole=whole)
+        if not np.all(np.isfinite(state.astype(np.float64))):
+            raise ValueError(f"x0 values must be finite, got {state}")
         if integer and np.any(state > MAX_COUNT):
             raise ValueError(f"x0 counts must be at most 2**31 - 1 = {MAX_COUNT}, got {state}")
         if not integer and np.any(state > np.finfo(dtype).max):

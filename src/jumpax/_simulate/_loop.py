@@ -97,7 +97,7 @@ class Model(eqx.Module):
     @property
     def rule_species(self) -> tuple[str, ...]:
         """The species set by assignment rules."""
-        return tuple(rule.species for rule in self.network.rules)
+        return tuple(rule.species for rule in self.network.assignment_rules)
 
     def _assign(self, x: Array, update, names: tuple[str, ...]) -> tuple[Array, Array]:
         """``(counts, ok)`` after ``update`` (a function of the float state) sets ``names``.

@@ -57,11 +57,15 @@ class AbstractSolver(eqx.Module):
     integer_counts: ClassVar[bool] = True
 
     def check(self, network: ReactionNetwork) -> None:
-        """Refuses a model this solver cannot honour, naming the feature (default: none).
+        """Refuses a model this solver cannot honour, naming the feature and the solver.
+
+        By default: what no jump process follows (rate rules, variables, no reactions; see
+        :meth:`~jumpax.ReactionNetwork.check_jump_process`). Subclasses refuse more.
 
         Raises:
             ValueError: naming the feature and the solver.
         """
+        network.check_jump_process(type(self).__name__)
 
     @abc.abstractmethod
     def init(

@@ -263,8 +263,9 @@ class TauLeaping(AbstractSolver):
         """State events are refused: a leap cannot tell when within it a trigger became true.
 
         Raises:
-            ValueError: for a network with state events.
+            ValueError: for a network with state events, or what no jump solver simulates.
         """
+        super().check(network)
         if network.state_events:
             raise ValueError(
                 "TauLeaping cannot locate state events (a trigger may become true and false "

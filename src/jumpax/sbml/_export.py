@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import libsbml
 
-from .._network._events import StateEvent, TimeEvent
+from .._network._events import AssignmentRule, StateEvent, TimeEvent
 from .._network._expressions import Node, StateFunction
 from .._network._network import Reaction, ReactionNetwork
 from ._annotations import ANNOTATED_KINETICS, annotation
@@ -36,7 +36,7 @@ class _Writer:
         self.network = network
         self.document = libsbml.SBMLDocument(3, 2)
         self.model = self.document.createModel()
-        self.taken = set(network.species)
+        self.taken = set(network.species) | set(network.observable_names)
         self.model.setId(_fresh(model_id, self.taken))
         for attribute in ("SubstanceUnits", "ExtentUnits"):
             getattr(self.model, f"set{attribute}")("item")
@@ -59,6 +59,12 @@ class _Writer:
         network = self.network
         x0 = network.default_x0 or (0.0,) * network.n_species
         for name, amount in zip(network.species, x0, strict=True):
+            if name in network.variables:
+                variable = self.model.createParameter()
+                self.check(variable.setId(name), f"variable {name!r}")
+                variable.setValue(amount)
+                variable.setConstant(False)
+                continue
             species = self.model.createSpecies()
             self.check(species.setId(name), f"species {name!r}")
             species.setCompartment(self.compartment)
@@ -75,10 +81,20 @@ class _Writer:
         for reaction, rid in zip(network.reactions, ids, strict=True):
             self.reaction(reaction, rid)
         for rule in network.rules:
-            sbml_rule = self.model.createAssignmentRule()
+            if isinstance(rule, AssignmentRule):
+                sbml_rule, kind = self.model.createAssignmentRule(), "assignment"
+            else:
+                sbml_rule, kind = self.model.createRateRule(), "rate"
             sbml_rule.setVariable(rule.species)
-            what = f"the assignment rule for {rule.species!r}"
+            what = f"the {kind} rule for {rule.species!r}"
             self.global_math(sbml_rule, rule.expression, what)
+        for name, function in zip(network.observable_names, network.observables, strict=True):
+            observable = self.model.createParameter()
+            self.check(observable.setId(name), f"observable {name!r}")
+            observable.setConstant(False)
+            rule = self.model.createAssignmentRule()
+            rule.setVariable(name)
+            self.global_math(rule, function, f"the observable {name!r}")
         for k, event in enumerate(network.events):
             self.event(event, k)
         return libsbml.writeSBMLToString(self.document)
@@ -88,7 +104,7 @@ class _Writer:
         sbml.setId(rid)
         if reaction.name is not None and reaction.name != rid:
             sbml.setName(reaction.name)
-        sbml.setReversible(False)
+        sbml.setReversible(reaction.reversible)
         for side, create in ((reaction.reactants, sbml.createReactant),
                              (reaction.products, sbml.createProduct)):
             for name, coefficient in side:
@@ -141,10 +157,15 @@ class _Writer:
     def event(self, event: TimeEvent | StateEvent, k: int) -> None:
         sbml = self.model.createEvent()
         sbml.setId(_fresh(f"event_{k}", self.taken))
-        sbml.setUseValuesFromTriggerTime(True)
+        scheduled = isinstance(event, StateEvent)
+        sbml.setUseValuesFromTriggerTime(not scheduled or event.values_at_trigger)
         trigger = sbml.createTrigger()
-        trigger.setPersistent(True)
+        trigger.setPersistent(not scheduled or event.persistent)
         what = f"event {sbml.getId()!r}"
+        for kind in ("delay", "priority") if scheduled else ():
+            if getattr(event, kind) is not None:
+                owner = sbml.createDelay() if kind == "delay" else sbml.createPriority()
+                self.global_math(owner, getattr(event, kind), f"the {kind} of {what}")
         if isinstance(event, TimeEvent):
             trigger.setInitialValue(True)
             tree = ("geq", ("time",), ("const", float(event.time)))
@@ -168,8 +189,9 @@ def to_sbml(network: ReactionNetwork, model_id: str = "jumpax_model") -> str:
     parameters; jumpax's built-in kinetics also get a ``jumpax:kinetics`` annotation so
     :func:`load_sbml` rebuilds the same classes and values. Rules and events are written when
     their expressions are :class:`~jumpax.StateFunction` objects (as in loaded
-    models). Reaction names that are valid SBML ids become the ids, other names the SBML
-    names.
+    models), with their delays, priorities and persistence. Variables become non-constant
+    parameters, observables parameters set by assignment rules. Reaction names that are
+    valid SBML ids become the ids, other names the SBML names.
 
     Example:
         >>> text = jx.to_sbml(jx.models.dimerisation())
@@ -183,7 +205,8 @@ def to_sbml(network: ReactionNetwork, model_id: str = "jumpax_model") -> str:
         The SBML document as text.
 
     Raises:
-        ValueError: for kinetics, rules or events that cannot be written as SBML math.
+        ValueError: for kinetics, rules, events or observables that cannot be written as
+            SBML math.
     """
     return _Writer(network, model_id).document_text()
 

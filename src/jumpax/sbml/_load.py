@@ -22,7 +22,7 @@ from collections.abc import Callable, Container, Iterator, Mapping
 import jax.numpy as jnp
 import libsbml
 
-from .._network._events import AssignmentRule, StateEvent, TimeEvent
+from .._network._events import AssignmentRule, RateRule, StateEvent, TimeEvent
 from .._network._expressions import (
     Expression,
     ExpressionKinetics,
@@ -168,6 +168,7 @@ def _parse_document(text: str) -> libsbml.SBMLDocument:
         raise ValueError(f"malformed XML: {syntax_error}")
     if document.getModel() is None:
         raise ValueError("the SBML document has no model")
+    _flatten_submodels(document)
     _refuse_what_conversion_drops(document.getModel())
     _refuse_long_chains(document.getModel())
     core = document.getNamespaces().getURI()  # the default namespace: SBML core
@@ -185,6 +186,24 @@ def _parse_document(text: str) -> libsbml.SBMLDocument:
             _raise_errors(document, "cannot convert the model to SBML Level 3")
             raise ValueError("cannot convert the model to SBML Level 3")
     return document
+
+
+def _flatten_submodels(document: libsbml.SBMLDocument) -> None:
+    """Replaces a hierarchical model (SBML package ``comp``) by its flat equivalent.
+
+    libsbml's flattening converter instantiates every submodel, applies the replacements and
+    deletions, and leaves one plain model, as the ``comp`` specification defines it.
+
+    Raises:
+        ValueError: with libsbml's messages, where the model cannot be flattened.
+    """
+    if document.getLevel() != 3 or not document.isPackageEnabled("comp"):
+        return
+    properties = libsbml.ConversionProperties()
+    properties.addOption("flatten comp", True)
+    if document.convert(properties) != libsbml.LIBSBML_OPERATION_SUCCESS:
+        _raise_errors(document, "cannot flatten the hierarchical (comp) model")
+        raise ValueError("cannot flatten the hierarchical (comp) model")
 
 
 def _chain(names: list[str]) -> str:
@@ -313,23 +332,18 @@ def _refuse_what_conversion_drops(model: libsbml.Model) -> None:
     """Refuses, on the document as written, what the conversion to Level 3 Version 2 loses.
 
     Level 3 Version 2 has no ``fast`` attribute: converting a Level 1 or 2 model (or a Level 3
-    Version 1 one) silently drops it, so a fast reaction would load as an ordinary one. Level 2
-    ``stoichiometryMath`` becomes an assignment rule on a generated species reference id,
-    which the loader would refuse under that made-up name.
+    Version 1 one) silently drops it, so a fast reaction would load as an ordinary one.
+    (Level 2 ``stoichiometryMath`` survives: it becomes an assignment rule on a species
+    reference.)
 
     Raises:
-        ValueError: naming the reaction, for a fast reaction or ``stoichiometryMath``.
+        ValueError: naming the reaction, for a fast reaction.
     """
     for reaction in model.getListOfReactions():
-        rid = reaction.getId()
         if reaction.isSetFast() and reaction.getFast():
-            raise ValueError(f"reaction {rid!r} is fast; fast reactions are not supported")
-        for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts()):
-            if reference.isSetStoichiometryMath():
-                raise ValueError(
-                    f"reaction {rid!r}, species {reference.getSpecies()!r}: stoichiometryMath "
-                    "is not supported (stoichiometries must be constant positive integers)"
-                )
+            raise ValueError(
+                f"reaction {reaction.getId()!r} is fast; fast reactions are not supported"
+            )
 
 
 @contextlib.contextmanager
@@ -341,25 +355,68 @@ def _within(where: str) -> Iterator[None]:
         raise ValueError(f"{where}: {error}") from None
 
 
-def _whole(value: float, what: str) -> float:
-    """``value`` rounded to a whole number of molecules, refusing anything else.
+def _amount(value: float, what: str) -> float:
+    """``value`` as an initial species amount: finite, non-negative and finite in JAX's float.
 
-    The count must also be finite in JAX's float type (``1e39`` molecules would become an
-    infinite float32 count).
+    A count need not be whole: the reaction-rate ODE follows amounts; the jump solvers refuse
+    a fractional initial state when they are called.
     """
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} is {value}; jumpax needs a non-negative molecule count")
+        raise ValueError(f"{what} is {value}; amounts must be finite and non-negative")
     dtype = jnp.result_type(float)
     if value > float(jnp.finfo(dtype).max):
-        raise ValueError(f"{what} is {value:g}, more than the largest {dtype} count")
-    rounded = round(value)
-    if abs(value - rounded) > 1e-6 * max(1.0, abs(value)):
-        raise ValueError(f"{what} is {value}, not a whole number of molecules")
-    return float(rounded)
+        raise ValueError(f"{what} is {value:g}, more than the largest {dtype} value")
+    return float(value)
+
+
+def _replaced(tree: Node, leaves: Mapping[Node, Node]) -> Node:
+    """``tree`` with the leaves that are keys of ``leaves`` replaced by their values."""
+    if tree in leaves:
+        return leaves[tree]
+    if tree[0] in ("const", "species", "param", "time"):
+        return tree
+    return (tree[0], *(_replaced(child, leaves) for child in tree[1:]))
+
+
+def _net_rate_terms(tree: Node) -> tuple[Node, Node] | None:
+    """``(forward, reverse)`` if the law is ``forward - reverse`` (times or over factors).
+
+    ``k1 * A - k2 * B``, ``V * (k1 * A - k2 * B)`` and ``(k1 * A - k2 * B) / V`` split; the
+    factors multiply (or divide) both terms.
+    """
+    kind = tree[0]
+    if kind == "minus" and len(tree) == 3:
+        return tree[1], tree[2]
+    if kind == "times":
+        splits = [i for i, child in enumerate(tree[1:], 1) if _net_rate_terms(child)]
+        if len(splits) == 1:
+            forward, reverse = _net_rate_terms(tree[splits[0]])
+            around = tree[1 : splits[0]], tree[splits[0] + 1 :]
+            return (("times", *around[0], forward, *around[1]),
+                    ("times", *around[0], reverse, *around[1]))
+    if kind == "divide":
+        terms = _net_rate_terms(tree[1])
+        if terms:
+            return ("divide", terms[0], tree[2]), ("divide", terms[1], tree[2])
+    return None
+
+
+def _fresh_name(base: str, taken: Container[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``, ... whichever is not taken."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
 
 
 class _Loader:
-    """Translates one libsbml model into a :class:`ReactionNetwork`."""
+    """Translates one libsbml model into a :class:`ReactionNetwork`.
+
+    The state holds every species (amounts) and, as network *variables*, the parameters and
+    compartments that rate rules or events change, and a clock (named ``clock``) when the math
+    reads the time anywhere but in a trigger ``time >= c``.
+    """
 
     def __init__(self, model: libsbml.Model):
         self.model = model
@@ -374,24 +431,45 @@ class _Loader:
             for f in model.getListOfFunctionDefinitions()
         }
         self.initial_assignments = {
-            a.getSymbol(): a.getMath() for a in model.getListOfInitialAssignments()
+            a.getSymbol(): a.getMath()
+            for a in model.getListOfInitialAssignments()
+            if a.isSetMath()  # without math (allowed from Level 3 Version 2) it sets nothing
         }
         self.rules: dict[str, libsbml.ASTNode] = {}
+        self.rate_rules: dict[str, libsbml.ASTNode] = {}
         for rule in model.getListOfRules():
-            if not rule.isAssignment():
-                kind = "rate rule" if rule.isRate() else "algebraic rule"
-                target = f" for {rule.getVariable()!r}" if rule.isRate() else ""
+            if not rule.isSetMath():
+                continue  # a rule without math (Level 3 Version 2) sets nothing
+            if rule.isAlgebraic():
                 raise ValueError(
-                    f"{kind}{target}: only assignment rules are supported (an exact "
-                    "stochastic simulation cannot integrate continuous rules)"
+                    "algebraic rules are not supported (jumpax integrates explicit rate and "
+                    "assignment rules only)"
                 )
-            self.rules[rule.getVariable()] = rule.getMath()
+            target = self.rules if rule.isAssignment() else self.rate_rules
+            target[rule.getVariable()] = rule.getMath()
         self.others = {r.getId(): "a reaction" for r in model.getListOfReactions()}
-        for reaction in model.getListOfReactions():
-            for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts()):
-                if reference.isSetId():
-                    self.others[reference.getId()] = "a species reference (stoichiometry)"
+        self.references = {
+            reference.getId(): reference
+            for reaction in model.getListOfReactions()
+            for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts())
+            if reference.isSetId()
+        }
+        assigned = {
+            a.getVariable()
+            for event in model.getListOfEvents()
+            for a in event.getListOfEventAssignments()
+        }
+        self.variables = tuple(
+            name
+            for name in (*self.compartments, *self.parameters, *self.references)
+            if name in self.rate_rules or name in assigned
+        )
+        taken = {*self.species, *self.compartments, *self.parameters, *self.others,
+                 *self.references}
+        self.clock = _fresh_name("clock", taken | set(self.functions))
+        self.uses_clock = False
         self.rule_trees: dict[str, Node] = {}
+        self.rate_trees: dict[str, Node] = {}
         self.initial: dict[str, float] = {}
         self.pending: dict[str, list[str]] = {}
         self._refuse_unsupported()
@@ -400,12 +478,7 @@ class _Loader:
         model = self.model
         if model.getNumConstraints():
             raise ValueError("constraints are not supported (jumpax does not check them)")
-        if model.isSetConversionFactor():
-            raise ValueError("the model's conversionFactor is not supported")
-        for sid, species in self.species.items():
-            if species.isSetConversionFactor():
-                raise ValueError(f"species {sid!r}: conversionFactor is not supported")
-        for variable in (*self.rules, *self.initial_assignments):
+        for variable in (*self.rules, *self.rate_rules, *self.initial_assignments):
             if variable in self.others:
                 raise ValueError(
                     f"a rule or initial assignment sets {variable!r}, which is "
@@ -419,15 +492,45 @@ class _Loader:
                 )
 
     # ----------------------------------------------------------------------- symbols
-    def translate(self, ast, resolve, where: str, allow_time: bool = False) -> Node:
-        return from_ast(
-            ast, resolve, where=where, functions=self.functions, allow_time=allow_time
-        )
+    def translate(self, ast, resolve, where: str) -> Node:
+        """The math as a tree; ``("time",)`` leaves stand for the time."""
+        return from_ast(ast, resolve, where=where, functions=self.functions, allow_time=True)
 
-    def unknown(self, name: str) -> None:
-        """Raises for an identifier that exists but cannot be used in math."""
-        if name in self.others:
-            raise ValueError(f"{name!r} is {self.others[name]}, which jumpax cannot use in math")
+    def clocked(self, tree: Node) -> Node:
+        """``tree`` reading the clock variable for the time (which the state then holds)."""
+        if not uses_time(tree):
+            return tree
+        self.uses_clock = True
+        return _replaced(tree, {("time",): ("species", self.clock)})
+
+    def reaction_rate(self, rid: str, resolve: Callable[[str], Node | None]) -> Node:
+        """The rate of reaction ``rid`` (its kinetic law), which its id means in math.
+
+        Local parameters are inlined as constants; ``resolve`` gives the other symbols.
+        """
+        law = self.model.getReaction(rid).getKineticLaw()
+        if law is None or not law.isSetMath():
+            raise ValueError(f"reaction {rid!r} is used in math but has no kinetic law")
+        local = {
+            p.getId(): ("const", float(p.getValue()))
+            for p in law.getListOfLocalParameters()
+            if p.isSetValue()
+        }
+        stack = self.enter(rid, "reaction rates")
+        tree = self.translate(
+            law.getMath(), lambda name: local.get(name) or resolve(name),
+            f"the kinetic law of reaction {rid!r}",
+        )
+        stack.pop()
+        return tree
+
+    def defined(self, name: str) -> bool:
+        """Whether a compartment or parameter has a value (else nothing may read it)."""
+        if name in self.rules or name in self.initial_assignments:
+            return True
+        if name in self.compartments:
+            return self.compartments[name].isSetSize()
+        return self.parameters[name].isSetValue()
 
     def resolve(self, name: str) -> Node | None:
         """The tree standing for ``name`` in math during the simulation."""
@@ -435,14 +538,30 @@ class _Loader:
             return self.rule_tree(name)
         if name in self.species:
             amount = ("species", name)
-            if self.species[name].getHasOnlySubstanceUnits():
+            if self.in_amounts(name):
                 return amount
             return ("divide", amount, self.resolve(self.species[name].getCompartment()))
-        if name in self.compartments or name in self.parameters:
+        if name in self.variables:
+            return ("species", name)
+        if name in self.compartments or name in self.parameters or name in self.references:
             self.initial_value(name)  # refuses a symbol without a value
             return ("param", name)
-        self.unknown(name)
+        if name in self.others:
+            if name not in self.rate_trees:
+                self.rate_trees[name] = self.reaction_rate(name, self.resolve)
+            return self.rate_trees[name]
         return None
+
+    def in_amounts(self, sid: str) -> bool:
+        """Whether species ``sid``'s symbol means its amount rather than its concentration.
+
+        Its amount where ``hasOnlySubstanceUnits`` is set, and in a compartment of dimension 0
+        (which has no size to divide by).
+        """
+        species = self.species[sid]
+        compartment = self.compartments.get(species.getCompartment())
+        dimensionless = compartment is not None and compartment.getSpatialDimensions() == 0
+        return species.getHasOnlySubstanceUnits() or dimensionless
 
     def rule_tree(self, variable: str) -> Node:
         """The tree of ``variable``'s assignment rule, the rules it reads inlined."""
@@ -461,7 +580,7 @@ class _Loader:
         found = []
         for name in _math_names(self.rules[variable], libsbml.AST_NAME):
             species = self.species.get(name)
-            if name not in self.rules and species and not species.getHasOnlySubstanceUnits():
+            if name not in self.rules and species and not self.in_amounts(name):
                 found.append(species.getCompartment())  # a concentration: amount / size
             else:
                 found.append(name)
@@ -489,12 +608,12 @@ class _Loader:
         """The symbols whose initial values :meth:`_initial_value` of ``name`` reads."""
         for source in (self.initial_assignments, self.rules):
             if name in source:
-                symbols = (self.species, self.compartments, self.parameters)
+                symbols = (self.species, self.compartments, self.parameters, self.references)
                 names = _math_names(source[name], libsbml.AST_NAME)
                 return [n for n in names if any(n in symbol for symbol in symbols)]
         species = self.species.get(name)
         if species is not None and (
-            not species.getHasOnlySubstanceUnits()
+            not self.in_amounts(name)
             or (not species.isSetInitialAmount() and species.isSetInitialConcentration())
         ):
             return [species.getCompartment()]
@@ -507,6 +626,7 @@ class _Loader:
                 where = f"the {what} for {name!r}"
                 tree = self.translate(source[name], self.resolve_initial, where)
                 with _within(where):
+                    tree = _replaced(tree, {("time",): ("const", 0.0)})
                     value = float(Expression(tree).evaluate(jnp.zeros(0), {}))
                 if not math.isfinite(value):
                     raise ValueError(f"{where} gives {value} at the initial time; values must "
@@ -514,30 +634,36 @@ class _Loader:
                 return value
         if name in self.species:
             amount = self.initial_amount(name)
-            if self.species[name].getHasOnlySubstanceUnits():
+            if self.in_amounts(name):
                 return amount
             return amount / self.initial_value(self.species[name].getCompartment())
         if name in self.compartments:
             if not self.compartments[name].isSetSize():
                 raise ValueError(f"compartment {name!r} has no size")
             return self.compartments[name].getSize()
+        if name in self.references:
+            if not self.references[name].isSetStoichiometry():
+                raise ValueError(f"species reference {name!r} has no stoichiometry")
+            return self.references[name].getStoichiometry()
         parameter = self.parameters[name]
         if not parameter.isSetValue():
             raise ValueError(f"parameter {name!r} has no value")
         return parameter.getValue()
 
     def resolve_initial(self, name: str) -> Node | None:
-        if name in self.species or name in self.compartments or name in self.parameters:
+        symbols = (self.species, self.compartments, self.parameters, self.references)
+        if any(name in symbol for symbol in symbols):
             return ("const", float(self.initial_value(name)))
-        self.unknown(name)
+        if name in self.others:
+            return self.reaction_rate(name, self.resolve_initial)
         return None
 
     def initial_amount(self, sid: str) -> float:
-        """A species' initial amount (before rounding)."""
+        """A species' initial amount."""
         species = self.species[sid]
         if sid in self.initial_assignments or sid in self.rules:
             value = self.initial_value(sid)
-            if species.getHasOnlySubstanceUnits():
+            if self.in_amounts(sid):
                 return value
             return value * self.initial_value(species.getCompartment())
         if species.isSetInitialAmount():
@@ -556,6 +682,7 @@ class _Loader:
         Raises:
             ValueError: naming ``where``, e.g. for a parameter whose value is not finite.
         """
+        tree = self.clocked(tree)
         local = local or {}
         values = {
             name: local[name] if name in local else self.initial_value(name)
@@ -564,17 +691,52 @@ class _Loader:
         with _within(where):
             return Expression(tree, values)
 
-    def amount_tree(self, sid: str, tree: Node) -> Node:
-        """Converts a value in ``sid``'s math units (amount or concentration) to an amount."""
-        if self.species[sid].getHasOnlySubstanceUnits():
+    def report(self, name: str) -> Expression:
+        """The value of a compartment, parameter or reaction rate, as an observable.
+
+        Parameter values are written in as constants: observables report, they are not
+        trained.
+        """
+        tree = self.expression(self.resolve(name), f"the value of {name!r}").tree
+        constants = {("param", p): ("const", float(self.initial_value(p)))
+                     for p in names(tree, "param")}
+        return Expression(_replaced(tree, constants))
+
+    def amount_tree(self, name: str, tree: Node) -> Node:
+        """Converts a value in ``name``'s math units to what the state holds.
+
+        A species in concentration units holds its amount: the value times the size.
+        """
+        species = self.species.get(name)
+        if species is None or self.in_amounts(name):
             return tree
-        return ("times", tree, self.resolve(self.species[sid].getCompartment()))
+        return ("times", tree, self.resolve(species.getCompartment()))
 
-    def state_function(self, sid: str, tree: Node, where: str) -> StateFunction:
-        expression = self.expression(self.amount_tree(sid, tree), where)
-        return StateFunction(expression, tuple(self.species))
+    def rate_tree(self, name: str, tree: Node) -> Node:
+        """Converts a rate rule's rate of ``name`` (in its math units) to the state's rate.
 
-    def side(self, references, reaction_id: str) -> str:
+        For a species in concentration units, ``d(amount)/dt = d[S]/dt * V + [S] * dV/dt``,
+        the second term where its compartment has a rate rule itself.
+        """
+        species = self.species.get(name)
+        if species is None or self.in_amounts(name):
+            return tree
+        compartment = species.getCompartment()
+        rate = ("times", tree, self.resolve(compartment))
+        if compartment in self.rate_rules:
+            growth = self.translate(
+                self.rate_rules[compartment], self.resolve,
+                f"the rate rule for {compartment!r}",
+            )
+            rate = ("plus", rate, ("times", self.resolve(name), growth))
+        return rate
+
+    def stoichiometries(self, references, reaction_id: str) -> list[tuple[str, Node]]:
+        """``(species, tree)`` for each species the references change.
+
+        The tree is the stoichiometry as math (a constant, or what a rule or event makes it),
+        times the species' conversion factor.
+        """
         terms = []
         for reference in references:
             sid = reference.getSpecies()
@@ -582,58 +744,121 @@ class _Loader:
             if species.getBoundaryCondition() or species.getConstant():
                 continue
             where = f"reaction {reaction_id!r}, species {sid!r}"
-            if not reference.isSetStoichiometry():
+            rid = reference.getId() if reference.isSetId() else None
+            if rid is not None and (rid in self.rules or rid in self.variables
+                                    or rid in self.initial_assignments):
+                tree = self.resolve(rid)
+            elif not reference.isSetStoichiometry():
                 raise ValueError(f"{where}: the stoichiometry is not set")
-            value = reference.getStoichiometry()
-            if not (math.isfinite(value) and value > 0 and value == round(value)):
-                raise ValueError(f"{where}: stoichiometry {value} is not a positive integer")
-            if value > MAX_COUNT:
-                raise ValueError(
-                    f"{where}: stoichiometry {value:.0f} is larger than the largest count "
-                    f"jumpax represents ({MAX_COUNT})"
-                )
-            terms.append(sid if value == 1 else f"{int(value)} {sid}")
-        return " + ".join(terms) or "0"
+            else:
+                value = float(reference.getStoichiometry())
+                if not math.isfinite(value):
+                    raise ValueError(f"{where}: stoichiometry {value} is not finite")
+                tree = ("const", value)
+            factor = (
+                species.getConversionFactor() if species.isSetConversionFactor()
+                else self.model.getConversionFactor() if self.model.isSetConversionFactor()
+                else None
+            )
+            if factor:
+                tree = ("times", tree, self.resolve(factor))
+            terms.append((sid, tree))
+        return terms
+
+    def whole_number(self, tree: Node, where: str) -> int | None:
+        """The tree's value if it is a constant positive whole number, else ``None``."""
+        if names(tree, "species") or uses_time(tree):
+            return None
+        if tree[0] == "const":
+            value = tree[1]  # exactly: the float type of JAX may round a large count
+        else:
+            value = float(self.expression(tree, where).evaluate(jnp.zeros(0), {}))
+        if not (math.isfinite(value) and value > 0 and value == round(value)):
+            return None
+        if value > MAX_COUNT:
+            raise ValueError(
+                f"{where}: stoichiometry {value:.0f} is larger than the largest count "
+                f"jumpax represents ({MAX_COUNT})"
+            )
+        return int(value)
 
     # ----------------------------------------------------------------------- the network
     def network(self) -> ReactionNetwork:
-        species = tuple(self.species)
         x0 = {
-            sid: _whole(self.initial_amount(sid), f"the initial amount of species {sid!r}")
-            for sid in species
+            sid: _amount(self.initial_amount(sid), f"the initial amount of species {sid!r}")
+            for sid in self.species
         }
+        x0.update({name: float(self.initial_value(name)) for name in self.variables})
         sizes = [c.getSize() for c in self.compartments.values() if c.isSetSize()]
         volume = sizes[0] if len(self.compartments) == 1 and sizes else 1.0
-        index = {sid: i for i, sid in enumerate(species)}
-        reactions = [self.reaction(r, index, volume) for r in self.model.getListOfReactions()]
-        if not reactions:
-            raise ValueError("the SBML model has no reactions")
+        index = {sid: i for i, sid in enumerate(self.species)}
+        reactions = [
+            reaction
+            for r in self.model.getListOfReactions()
+            for reaction in self.reactions(r, index, volume)
+        ]
         rules = [
-            AssignmentRule(
-                sid,
-                self.state_function(sid, self.rule_tree(sid), f"the assignment rule for {sid!r}"),
-            )
+            (AssignmentRule, sid, self.expression(
+                self.amount_tree(sid, self.rule_tree(sid)), f"the assignment rule for {sid!r}"
+            ))
             for sid in self.rules
             if sid in self.species
         ]
+        for name, ast in self.rate_rules.items():
+            where = f"the rate rule for {name!r}"
+            if name in self.species and self.species[name].getConstant():
+                raise ValueError(f"{where}: species {name!r} is constant")
+            tree = self.rate_tree(name, self.translate(ast, self.resolve, where))
+            rules.append((RateRule, name, self.expression(tree, where)))
         events = [self.event(e, i) for i, e in enumerate(self.model.getListOfEvents())]
+        events = [build for build in events if build is not None]
+        observables = {
+            name: self.report(name)
+            for name in (*self.compartments, *self.parameters, *self.others)
+            if name not in self.variables and (name in self.others or self.defined(name))
+        }
+        state = (*self.species, *self.variables)
+        variables = self.variables
+        if self.uses_clock or not state:  # a state of nothing but the clock: a time course
+            state, variables = (*state, self.clock), (*variables, self.clock)
+            x0[self.clock] = 0.0
+            rules.append((RateRule, self.clock, Expression(("const", 1.0))))
         return ReactionNetwork(
-            reactions, species=species, volume=volume, x0=x0, rules=rules, events=events
+            reactions,
+            species=state,
+            volume=volume,
+            x0=x0,
+            rules=[kind(name, StateFunction(e, state)) for kind, name, e in rules],
+            events=[build(state) for build in events],
+            variables=variables,
+            observables={name: StateFunction(e, state) for name, e in observables.items()},
         )
 
-    def reaction(self, reaction, index: Mapping[str, int], volume: float) -> Reaction:
+    def reactions(self, reaction, index: Mapping[str, int], volume: float) -> list[Reaction]:
+        """The reaction, as one or two jumpax reactions.
+
+        A reversible reaction whose law is ``forward - reverse`` becomes its forward and
+        reverse directions; one whose law does not split, a net-rate reaction
+        (``reversible=True``). A reaction whose changes of the state are not constant whole
+        numbers (stoichiometries set by rules or events, fractional ones, conversion factors)
+        becomes one net-rate reaction ``0 -> S`` per species, at the rate of change it causes.
+        """
         rid = reaction.getId()
-        if reaction.getReversible():
-            raise ValueError(
-                f"reaction {rid!r} is reversible; write the forward and backward directions "
-                "as two irreversible reactions"
-            )
         law = reaction.getKineticLaw()
         if law is None or not law.isSetMath():
             raise ValueError(f"reaction {rid!r} has no kinetic law")
-        string = (
-            f"{self.side(reaction.getListOfReactants(), rid)} -> "
-            f"{self.side(reaction.getListOfProducts(), rid)}"
+        sides = [
+            self.stoichiometries(reaction.getListOfReactants(), rid),
+            self.stoichiometries(reaction.getListOfProducts(), rid),
+        ]
+        counts = [
+            [(sid, self.whole_number(tree, f"reaction {rid!r}, species {sid!r}"))
+             for sid, tree in side]
+            for side in sides
+        ]
+        reactants, products = (
+            " + ".join(sid if n == 1 else f"{n} {sid}" for sid, n in side) or "0"
+            for side in counts
         )
         local = {}
         for parameter in law.getListOfLocalParameters():
@@ -660,59 +885,106 @@ class _Loader:
                 "assignment rule read by the kinetic law also uses; rename them"
             )
         where = f"the kinetic law of reaction {rid!r}"
-        kinetics = ExpressionKinetics(self.expression(tree, where, local))
         name = reaction.getName() if reaction.isSetName() else rid
+
+        def kinetics(law_tree: Node, what: str) -> ExpressionKinetics:
+            return ExpressionKinetics(self.expression(law_tree, what, local))
+
+        if any(n is None for side in counts for _, n in side):
+            # Changes of the state that are not whole numbers of molecules (a variable or
+            # fractional stoichiometry, a conversion factor): one net-rate flux per species.
+            signed = [(sid, ("minus", change)) for sid, change in sides[0]] + sides[1]
+            return [
+                Reaction(f"0 -> {sid}", kinetics(("times", change, tree), f"{where} ({sid})"),
+                         f"{name} ({sid})", reversible=True)
+                for sid, change in signed
+            ]
+        if reaction.getReversible():
+            terms = _net_rate_terms(tree)
+            if terms is None:
+                return [
+                    Reaction(f"{reactants} -> {products}", kinetics(tree, where), name,
+                             reversible=True)
+                ]
+            return [
+                Reaction(f"{reactants} -> {products}",
+                         kinetics(terms[0], f"{where} (forward)"), f"{name} (forward)"),
+                Reaction(f"{products} -> {reactants}",
+                         kinetics(terms[1], f"{where} (reverse)"), f"{name} (reverse)"),
+            ]
+        string = f"{reactants} -> {products}"
+        plain = ExpressionKinetics(self.expression(tree, where, local))
         annotated = annotated_kinetics(law, rid)
         if annotated is None:
-            return Reaction(string, kinetics, name)
+            return [Reaction(string, plain, name)]
         result = Reaction(string, annotated, name)
-        check_agreement(annotated, kinetics, result.reactants, index, volume, rid)
-        return result
+        check_agreement(annotated, plain, result.reactants, index, volume, rid)
+        return [result]
 
-    def event(self, event, position: int) -> TimeEvent | StateEvent:
+    def event(
+        self, event, position: int
+    ) -> Callable[[tuple[str, ...]], TimeEvent | StateEvent] | None:
+        """The event, built once the state's names are known; ``None`` if it assigns nothing."""
         eid = event.getId() if event.isSetId() else f"#{position + 1}"
         where = f"event {eid!r}"
-        if event.isSetDelay():
-            raise ValueError(f"{where} has a delay; delayed events are not supported")
-        if event.isSetPriority():
-            raise ValueError(f"{where} has a priority; event priorities are not supported")
+        timing = {}
+        for kind, element in (("delay", event.getDelay()), ("priority", event.getPriority())):
+            if element is not None and element.isSetMath():
+                what = f"the {kind} of {where}"
+                timing[kind] = self.expression(
+                    self.translate(element.getMath(), self.resolve, what), what
+                )
         trigger = event.getTrigger()
         if trigger is None or not trigger.isSetMath():
             raise ValueError(f"{where} has no trigger")
         assignments = []
         for assignment in event.getListOfEventAssignments():
+            if not assignment.isSetMath():
+                continue  # without math (Level 3 Version 2) it assigns nothing
             variable = assignment.getVariable()
-            if variable not in self.species or self.species[variable].getConstant():
+            species = self.species.get(variable)
+            if variable not in self.variables and (species is None or species.getConstant()):
                 raise ValueError(
-                    f"{where} assigns {variable!r}, which is not a variable species; events "
-                    "may only change species amounts"
+                    f"{where} assigns {variable!r}, which is neither a variable species nor a "
+                    "parameter or compartment"
                 )
             what = f"{where}, the assignment to {variable!r}"
             tree = self.translate(assignment.getMath(), self.resolve, what)
-            assignments.append((variable, self.state_function(variable, tree, what)))
-        tree = self.translate(
-            trigger.getMath(), self.resolve, f"the trigger of {where}", allow_time=True
-        )
+            assignments.append((variable, self.expression(self.amount_tree(variable, tree), what)))
+        if not assignments:
+            return None  # its assignments have no math: firing changes nothing
+        tree = self.translate(trigger.getMath(), self.resolve, f"the trigger of {where}")
         initial_value = trigger.getInitialValue()
-        if not uses_time(tree):
-            condition = self.expression(tree, f"the trigger of {where}")
-            if not condition.is_condition:
-                raise ValueError(f"the trigger of {where} is not a condition: {condition}")
-            with _within(where):
-                return StateEvent(
-                    StateFunction(condition, tuple(self.species)), assignments, initial_value
-                )
+        persistent = trigger.getPersistent() if trigger.isSetPersistent() else True
+        values_at_trigger = (
+            event.getUseValuesFromTriggerTime() if event.isSetUseValuesFromTriggerTime() else True
+        )
+        scheduled = bool(timing) or not persistent
         time = self.trigger_time(tree, where)
-        if time <= 0 and not initial_value:
-            raise ValueError(
-                f"{where} fires at the initial time (time >= {time} with initialValue=false); "
-                "jumpax time events fire only after t0"
+        if time is not None and not scheduled and (time > 0 or initial_value):
+            return lambda state: _within_event(
+                where, lambda: TimeEvent(time, _functions(assignments, state))
             )
-        with _within(where):
-            return TimeEvent(time, assignments)
+        condition = self.expression(tree, f"the trigger of {where}")
+        if not condition.is_condition:
+            raise ValueError(f"the trigger of {where} is not a condition: {condition}")
+        return lambda state: _within_event(
+            where,
+            lambda: StateEvent(
+                StateFunction(condition, state),
+                _functions(assignments, state),
+                initial_value,
+                persistent=persistent,
+                values_at_trigger=values_at_trigger,
+                **{kind: StateFunction(e, state) for kind, e in timing.items()},
+            ),
+        )
 
-    def trigger_time(self, tree: Node, where: str) -> float:
-        """``c`` of a trigger ``time >= c`` (or ``time > c``, ``c <= time``, ``c < time``)."""
+    def trigger_time(self, tree: Node, where: str) -> float | None:
+        """``c`` of a trigger ``time >= c`` with a constant ``c``, else ``None``.
+
+        ``time > c``, ``c <= time`` and ``c < time`` count too.
+        """
         kind, operands = tree[0], tree[1:]
         flipped = {"leq": "geq", "lt": "gt"}
         if kind in flipped and len(operands) == 2:
@@ -722,10 +994,18 @@ class _Loader:
             if not uses_time(bound) and not names(bound, "species"):
                 value = self.expression(bound, f"the trigger of {where}")
                 return float(value.evaluate(jnp.zeros(0), {}))
-        raise ValueError(
-            f"the trigger of {where} mixes time with other conditions; jumpax supports "
-            "'time >= value' triggers and triggers on the state alone"
-        )
+        return None
+
+
+def _functions(
+    assignments: list[tuple[str, Expression]], state: tuple[str, ...]
+) -> list[tuple[str, StateFunction]]:
+    return [(name, StateFunction(e, state)) for name, e in assignments]
+
+
+def _within_event(where: str, build: Callable[[], TimeEvent | StateEvent]):
+    with _within(where):
+        return build()
 
 
 def load_sbml(source: str | os.PathLike | bytes) -> ReactionNetwork:

@@ -29,6 +29,7 @@ _AST_OPERATIONS: dict[int, str] = {
     libsbml.AST_FUNCTION_LOG: "log",
     libsbml.AST_FUNCTION_LN: "ln",
     libsbml.AST_FUNCTION_EXP: "exp",
+    libsbml.AST_FUNCTION_FACTORIAL: "factorial",
     libsbml.AST_FUNCTION_ABS: "abs",
     libsbml.AST_FUNCTION_FLOOR: "floor",
     libsbml.AST_FUNCTION_CEILING: "ceiling",
@@ -41,6 +42,21 @@ _AST_OPERATIONS: dict[int, str] = {
     libsbml.AST_FUNCTION_ARCSIN: "arcsin",
     libsbml.AST_FUNCTION_ARCCOS: "arccos",
     libsbml.AST_FUNCTION_ARCTAN: "arctan",
+    libsbml.AST_FUNCTION_SEC: "sec",
+    libsbml.AST_FUNCTION_CSC: "csc",
+    libsbml.AST_FUNCTION_COT: "cot",
+    libsbml.AST_FUNCTION_SECH: "sech",
+    libsbml.AST_FUNCTION_CSCH: "csch",
+    libsbml.AST_FUNCTION_COTH: "coth",
+    libsbml.AST_FUNCTION_ARCSEC: "arcsec",
+    libsbml.AST_FUNCTION_ARCCSC: "arccsc",
+    libsbml.AST_FUNCTION_ARCCOT: "arccot",
+    libsbml.AST_FUNCTION_ARCSINH: "arcsinh",
+    libsbml.AST_FUNCTION_ARCCOSH: "arccosh",
+    libsbml.AST_FUNCTION_ARCTANH: "arctanh",
+    libsbml.AST_FUNCTION_ARCSECH: "arcsech",
+    libsbml.AST_FUNCTION_ARCCSCH: "arccsch",
+    libsbml.AST_FUNCTION_ARCCOTH: "arccoth",
     libsbml.AST_FUNCTION_MIN: "min",
     libsbml.AST_FUNCTION_MAX: "max",
     libsbml.AST_FUNCTION_PIECEWISE: "piecewise",
@@ -70,7 +86,6 @@ _AST_CONSTANTS: dict[int, float] = {
 _AST_UNSUPPORTED: dict[int, str] = {
     libsbml.AST_FUNCTION_DELAY: "delay",
     libsbml.AST_FUNCTION_RATE_OF: "rateOf",
-    libsbml.AST_FUNCTION_FACTORIAL: "factorial",
     libsbml.AST_FUNCTION_QUOTIENT: "quotient",
     libsbml.AST_FUNCTION_REM: "rem",
     libsbml.AST_LAMBDA: "lambda",
@@ -214,7 +229,7 @@ def from_ast(
 
     Raises:
         ValueError: naming ``where``, for undefined identifiers or functions, unsupported
-            MathML (``delay``, ``rateOf``, ``factorial``, ...), time where it is not
+            MathML (``delay``, ``rateOf``, ``quotient``, ...), time where it is not
             allowed, NaN constants, wrong argument counts and oversized math.
     """
     if ast is None:

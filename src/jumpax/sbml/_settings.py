@@ -23,6 +23,8 @@ class SimulationSettings:
         variables: the species to report.
         amount: the species to report as amounts.
         concentration: the species to report as concentrations.
+        absolute: the absolute tolerance of the suite's comparison, if given.
+        relative: the relative tolerance of the suite's comparison, if given.
     """
 
     start: float
@@ -31,6 +33,8 @@ class SimulationSettings:
     variables: tuple[str, ...]
     amount: tuple[str, ...]
     concentration: tuple[str, ...]
+    absolute: float | None = None
+    relative: float | None = None
 
     @property
     def t0(self) -> float:
@@ -61,8 +65,8 @@ def load_settings(path: str | os.PathLike) -> SimulationSettings:
     Raises:
         FileNotFoundError: for a missing file.
         ValueError: for a path that is not a regular file (see :func:`jumpax.load_sbml`), a
-            file that is not UTF-8 text, a line that is not ``key: value``, or missing or
-            invalid ``start``, ``duration`` or ``steps``.
+            file that is not UTF-8 text, a line that is not ``key: value``, missing or
+            invalid ``start``, ``duration`` or ``steps``, or an invalid tolerance.
     """
     try:
         text = _read_file(pathlib.Path(path)).decode("utf-8-sig")
@@ -83,6 +87,15 @@ def load_settings(path: str | os.PathLike) -> SimulationSettings:
         raise ValueError(f"{path}: missing or invalid start, duration or steps ({error})") from None
     if not (math.isfinite(start) and 0 < duration < math.inf and steps > 0):
         raise ValueError(f"{path}: need a finite start, a finite duration > 0 and steps > 0")
+    tolerances = {}
+    for key in ("absolute", "relative"):
+        if entries.get(key):
+            try:
+                tolerances[key] = float(entries[key])
+            except ValueError:
+                raise ValueError(f"{path}: invalid {key} tolerance {entries[key]!r}") from None
+            if not 0 <= tolerances[key] < math.inf:
+                raise ValueError(f"{path}: the {key} tolerance must be finite and >= 0")
     return SimulationSettings(
         start=start,
         duration=duration,
@@ -90,6 +103,7 @@ def load_settings(path: str | os.PathLike) -> SimulationSettings:
         variables=_names(entries.get("variables", "")),
         amount=_names(entries.get("amount", "")),
         concentration=_names(entries.get("concentration", "")),
+        **tolerances,
     )
 
 

@@ -1,0 +1,182 @@
+"""Rate rules, variables, observables, net-rate reactions and networks without reactions.
+
+The reaction-rate ODE (:class:`jumpax.MeanFieldModel`) honours them (checked against closed
+forms); every jump solver and the Langevin model refuse them, naming the feature.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jumpax as jx
+from jumpax import ExpressionKinetics, RateRule, StateFunction, parse_expression
+
+TS = jnp.linspace(0.0, 2.0, 5)
+
+
+def _function(formula: str, state: tuple[str, ...]) -> StateFunction:
+    return StateFunction(parse_expression(formula), state)
+
+
+def growing_volume() -> jx.ReactionNetwork:
+    """X decays at rate 0.5 while a variable V grows as dV/dt = 0.1 V (V(0) = 2)."""
+    state = ("X", "V")
+    return jx.ReactionNetwork(
+        [jx.Reaction("X -> 0", 0.5)],
+        species=state,
+        x0={"X": 10.0, "V": 2.0},
+        rules=[RateRule("V", _function("0.1 * V", state))],
+        variables=("V",),
+        observables={"concentration": _function("X / V", state)},
+    )
+
+
+def net_rate() -> jx.ReactionNetwork:
+    """A <-> B with the net law 2 A - B (reversible=True): A(t) relaxes to a third of A + B."""
+    law = ExpressionKinetics("kf * A - kr * B", kf=2.0, kr=1.0)
+    return jx.ReactionNetwork(
+        [jx.Reaction("A -> B", law, "isomerisation", reversible=True)], x0={"A": 9.0, "B": 0.0}
+    )
+
+
+def no_reactions() -> jx.ReactionNetwork:
+    """No reactions, only a rate rule: dY/dt = -Y (Y(0) = 1.5, a fractional amount)."""
+    return jx.ReactionNetwork(
+        [], species=("Y",), x0={"Y": 1.5}, rules=[RateRule("Y", _function("-Y", ("Y",)))]
+    )
+
+
+def test_rate_rule_on_a_variable_follows_its_closed_form():
+    network = growing_volume()
+    results = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0, save_at=TS)
+    np.testing.assert_allclose(results.x[:, 0], 10.0 * np.exp(-0.5 * TS), rtol=1e-5)
+    np.testing.assert_allclose(results.x[:, 1], 2.0 * np.exp(0.1 * TS), rtol=1e-5)
+    expected = 5.0 * np.exp(-0.6 * TS)
+    np.testing.assert_allclose(network.observe("concentration", results.x), expected, rtol=1e-5)
+    np.testing.assert_allclose(network.observe("V", results.x), results.x[:, 1])
+
+
+def test_net_rate_reaction_relaxes_to_its_equilibrium():
+    network = net_rate()
+    results = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0, save_at=TS)
+    expected = 3.0 + 6.0 * np.exp(-3.0 * TS)  # dA/dt = -(2 A - (9 - A))
+    np.testing.assert_allclose(results.x[:, 0], expected, rtol=1e-5)
+
+
+def test_network_without_reactions_integrates_its_rate_rules():
+    network = no_reactions()
+    results = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0, save_at=TS)
+    np.testing.assert_allclose(results.x[:, 0], 1.5 * np.exp(-TS), rtol=1e-5)
+
+
+def test_events_may_set_variables_to_negative_values():
+    state = ("X", "k")
+    network = jx.ReactionNetwork(
+        [jx.Reaction("0 -> X", ExpressionKinetics("k + 2"))],
+        species=state,
+        x0={"X": 0.0, "k": 0.0},
+        variables=("k",),
+        rules=[RateRule("k", _function("0", state))],
+        events=[jx.TimeEvent(1.0, [("k", _function("-1", state))])],
+    )
+    # dX/dt = k + 2: 2 until t = 1, then 1 (the law reads the variable k, not a parameter)
+    ts = jnp.array([0.5, 1.0, 2.0])
+    results = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0, save_at=ts)
+    np.testing.assert_allclose(results.x[:, 0], [1.0, 2.0, 3.0], rtol=1e-5)
+    np.testing.assert_allclose(results.x[:, 1], [0.0, -1.0, -1.0])
+
+
+JUMP_SOLVERS = {
+    "Direct": jx.Direct(),
+    "FirstReaction": jx.FirstReaction(),
+    "GumbelSoftmaxDirect": jx.GumbelSoftmaxDirect(),
+    "TauLeaping": jx.TauLeaping(),
+    "CLE": None,
+}
+FEATURES = {
+    "rate rule": (growing_volume, r"cannot simulate rate rules \(continuous dynamics, for \['V'\]"),
+    "net rate": (net_rate, r"cannot simulate reversible reactions \['isomerisation'\]"),
+    "no reactions": (no_reactions, "cannot simulate rate rules"),
+}
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURES))
+@pytest.mark.parametrize("solver", sorted(JUMP_SOLVERS))
+def test_jump_solvers_refuse_continuous_features_by_name(solver, feature):
+    build, message = FEATURES[feature]
+    network = build()
+    x0 = jnp.round(network.x0)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match=f"{solver if solver != 'CLE' else 'LangevinModel'} "
+                                         f"{message}"):
+        if solver == "CLE":
+            jx.LangevinModel(network)(key, x0, 1.0, save_at="final")
+        else:
+            jx.simulate(key, network, x0, 1.0, solver=JUMP_SOLVERS[solver], save_at="final")
+
+
+def test_variables_alone_are_refused_by_jump_solvers():
+    network = jx.ReactionNetwork(
+        [jx.Reaction("X -> 0", 1.0)], species=("X", "k"), x0={"X": 5, "k": 1}, variables=("k",)
+    )
+    with pytest.raises(ValueError, match=r"Direct cannot simulate variables \['k'\]"):
+        jx.simulate(jax.random.key(0), network, network.x0, 1.0)
+
+
+def test_reactions_without_a_network_need_species():
+    with pytest.raises(ValueError, match="at least one reaction, or species="):
+        jx.ReactionNetwork([])
+    with pytest.raises(ValueError, match="Direct needs a network with reactions"):
+        jx.simulate(jax.random.key(0), jx.ReactionNetwork([], species=("X",)), {"X": 1}, 1.0)
+
+
+def test_fractional_amounts_are_for_the_continuous_models_only():
+    network = jx.ReactionNetwork([jx.Reaction("X -> 0", 1.0)], x0={"X": 2.5})
+    final = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 1.0).x
+    np.testing.assert_allclose(final, [2.5 * np.exp(-1.0)], rtol=1e-5)
+    with pytest.raises(ValueError, match="x0 counts must be whole numbers"):
+        jx.simulate(jax.random.key(0), network, network.x0, 1.0)
+    with pytest.raises(ValueError, match="x0 counts must be non-negative"):
+        jx.MeanFieldModel(network)({"X": -1.0}, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"variables": ("Z",)}, r"variables \['Z'\] are not in species"),
+        ({"variables": ("X",)}, r"variables \['X'\] are changed by reactions"),
+        ({"rules": [RateRule("X", lambda x: x[0])]}, "set by a rate rule and also changed"),
+        (
+            {"rules": [RateRule("V", lambda x: x[0]), jx.AssignmentRule("V", lambda x: x[0])]},
+            "'V' is set by more than one rule",
+        ),
+        ({"observables": {"V": lambda x: x[0]}}, r"observables \['V'\] have the names of"),
+    ],
+)
+def test_bad_rules_variables_and_observables_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        jx.ReactionNetwork([jx.Reaction("X -> 0", 1.0)], species=("X", "V"), **kwargs)
+
+
+def test_observe_names_what_it_does_not_know():
+    network = growing_volume()
+    with pytest.raises(ValueError, match="unknown state entry or observable 'W'"):
+        network.observe("W", network.x0)
+    with pytest.raises(ValueError, match=r"states must have shape \(\.\.\., 2\)"):
+        network.observe("V", jnp.zeros(3))
+
+
+def test_rate_rules_variables_and_observables_round_trip_through_sbml():
+    network = growing_volume()
+    again = jx.load_sbml(jx.to_sbml(network))
+    assert again.species == ("X", "V") and again.variables == ("V",)
+    assert "concentration" in again.observable_names
+    ts = jnp.array([0.5, 2.0])
+    before = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0, save_at=ts)
+    after = jx.MeanFieldModel(again, rtol=1e-8, atol=1e-8)(again.x0, 2.0, save_at=ts)
+    np.testing.assert_allclose(after.x, before.x, rtol=1e-5)
+    np.testing.assert_allclose(
+        again.observe("concentration", after.x), network.observe("concentration", before.x),
+        rtol=1e-5,
+    )
