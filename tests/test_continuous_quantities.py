@@ -180,3 +180,54 @@ def test_rate_rules_variables_and_observables_round_trip_through_sbml():
         again.observe("concentration", after.x), network.observe("concentration", before.x),
         rtol=1e-5,
     )
+
+
+def delayed_reset() -> jx.ReactionNetwork:
+    """Births at rate 10; once X >= 5, X is reset to 0 one time unit later."""
+    state = ("X",)
+    return jx.ReactionNetwork(
+        [jx.Reaction("0 -> X", 10.0)],
+        x0={"X": 0.0},
+        events=[jx.StateEvent(_function("X >= 5", state), [("X", _function("0", state))],
+                              initial_value=False, delay=_function("1", state))],
+    )
+
+
+def test_a_delayed_event_fires_after_its_delay_with_the_values_at_its_trigger():
+    # dX/dt = 10: X = 5 at t = 0.5, reset at t = 1.5 (X = 15 then), X = 5 again at t = 2.0
+    network = delayed_reset()
+    ts = jnp.array([1.0, 1.49, 1.5, 1.7, 2.0])
+    results = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0, save_at=ts)
+    np.testing.assert_allclose(results.x[:, 0], [10.0, 14.9, 0.0, 2.0, 5.0], atol=1e-4)
+
+
+def test_priorities_order_simultaneous_events():
+    # both fire at t = 1, reading Y when carried out: Y = 2 Y + 1 then Y = 10 Y gives 10, the
+    # other order 1
+    state = ("X", "Y")
+    def events(first: float, second: float) -> list:
+        return [
+            jx.StateEvent(_function("X >= 1", state), [("Y", _function(value, state))],
+                          initial_value=False, priority=_function(str(priority), state),
+                          values_at_trigger=False)
+            for value, priority in (("Y * 2 + 1", first), ("Y * 10", second))
+        ]
+    for first, second, expected in ((2.0, 1.0, 10.0), (1.0, 2.0, 1.0)):
+        network = jx.ReactionNetwork(
+            [jx.Reaction("0 -> X", 1.0)], species=state, x0={"X": 0.0, "Y": 0.0},
+            events=events(first, second),
+        )
+        final = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-8)(network.x0, 2.0).x
+        assert float(final[1]) == pytest.approx(expected), (first, second)
+
+
+@pytest.mark.parametrize("solver", sorted(JUMP_SOLVERS))
+def test_jump_solvers_refuse_delayed_events_by_name(solver):
+    network = delayed_reset()
+    name = "LangevinModel" if solver == "CLE" else solver
+    with pytest.raises(ValueError, match=f"{name} cannot simulate delayed, prioritised"):
+        if solver == "CLE":
+            jx.LangevinModel(network)(jax.random.key(0), network.x0, 1.0, save_at="final")
+        else:
+            jx.simulate(jax.random.key(0), network, network.x0, 1.0,
+                        solver=JUMP_SOLVERS[solver], save_at="final")

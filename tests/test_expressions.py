@@ -59,6 +59,14 @@ def value(formula, **parameters):
         ("implies(A > 5, B > 100)", 1.0),
         ("A < B < 2", 0.0),
         ("true + false", 1.0),
+        ("factorial(A) + factorial(0)", 7.0),
+        ("quotient(7, -2) + quotient(B, A)", -2.0),  # rounded towards 0
+        ("rem(-7, 2) + rem(B, A)", 0.0),  # the sign of the dividend: -1 + 1
+        ("sec(0) + csc(pi / 2) + cot(pi / 4)", 3.0),
+        ("sech(0) + arcsec(1) + arccsc(1) + arccot(1)", 1.0 + np.pi / 2 + np.pi / 4),
+        ("arcsinh(0) + arccosh(1) + arctanh(0) + arcsech(1) + arccoth(2) + arccsch(1)",
+         np.arctanh(0.5) + np.arcsinh(1.0)),
+        ("csch(1) * coth(1)", np.cosh(1.0) / np.sinh(1.0) ** 2),
     ],
 )
 def test_operations_evaluate_like_numpy(formula, expected):
@@ -137,8 +145,7 @@ def test_size_and_depth_limits():
     [
         ("A +", "cannot parse"),
         ("delay(A, 1)", "'delay' is not supported"),
-        ("quotient(A, 2)", "'quotient' is not supported"),
-        ("rem(A, 2)", "'rem' is not supported"),
+        ("rateOf(A)", "'rateOf' is not supported"),
         ("A * time", "uses time"),
         ("f(A)", "undefined function 'f'"),
         ("NaN", "NaN constants"),

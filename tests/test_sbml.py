@@ -823,8 +823,7 @@ def test_undefined_identifiers_and_time():
     ("formula", "match"),
     [
         ("delay(A, 1)", "'delay' is not supported"),
-        ("quotient(A, 2)", "'quotient' is not supported"),
-        ("rem(A, 2)", "'rem' is not supported"),
+        ("rateOf(A)", "'rateOf' is not supported"),
         ("A * time", "uses time"),
         ("f(A)", "undefined function 'f'"),
         ("NaN", "NaN constants"),

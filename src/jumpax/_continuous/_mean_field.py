@@ -92,6 +92,9 @@ class MeanFieldModel(eqx.Module):
             solve for a network without events).
         max_events: the budget of state-event stops in one solve: each change of a trigger
             (a firing, or a trigger turning false, which re-arms its event) is one.
+        max_dt: the longest solver step, or ``None`` for no bound. Triggers are checked at
+            the end of every step, so a trigger true for less than one step (a window in
+            time, say) can be missed: bound the step below the shortest such window.
     """
 
     network: ReactionNetwork
@@ -100,6 +103,7 @@ class MeanFieldModel(eqx.Module):
     atol: float = eqx.field(static=True)
     max_steps: int = eqx.field(static=True)
     max_events: int = eqx.field(static=True)
+    max_dt: float | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class MeanFieldModel(eqx.Module):
         atol: float = 1e-6,
         max_steps: int = 4096,
         max_events: int = 1000,
+        max_dt: float | None = None,
     ):
         """Stores and validates the settings.
 
@@ -119,10 +124,11 @@ class MeanFieldModel(eqx.Module):
             atol: absolute tolerance in molecules, positive.
             max_steps: step budget per piece between events, a positive integer.
             max_events: budget of state-event stops, a positive integer.
+            max_dt: the longest solver step (positive), or ``None``.
 
         Raises:
             ValueError: for a non-network, non-positive tolerances or a bad ``max_steps`` or
-                ``max_events``.
+                ``max_events`` or ``max_dt``.
         """
         if not isinstance(network, ReactionNetwork):
             raise TypeError(f"MeanFieldModel needs a ReactionNetwork, got {network!r}")
@@ -131,12 +137,15 @@ class MeanFieldModel(eqx.Module):
                 raise ValueError(f"MeanFieldModel {name} must be a positive number, got {value!r}")
         check_positive_int("max_steps", max_steps)
         check_positive_int("max_events", max_events)
+        if max_dt is not None and not (isinstance(max_dt, int | float) and 0 < max_dt < jnp.inf):
+            raise ValueError(f"MeanFieldModel max_dt must be a positive number, got {max_dt!r}")
         self.network = network
         self.solver = diffrax.Tsit5() if solver is None else solver
         self.rtol = float(rtol)
         self.atol = float(atol)
         self.max_steps = int(max_steps)
         self.max_events = int(max_events)
+        self.max_dt = None if max_dt is None else float(max_dt)
 
     def __call__(
         self,
@@ -197,7 +206,9 @@ def _solve_batch(
             y0=x,
             args=(network, start),
             saveat=diffrax.SaveAt(subs=saves),
-            stepsize_controller=diffrax.PIDController(rtol=model.rtol, atol=model.atol),
+            stepsize_controller=diffrax.PIDController(
+                rtol=model.rtol, atol=model.atol, dtmax=model.max_dt
+            ),
             event=event,
             max_steps=model.max_steps,
             throw=False,

@@ -98,6 +98,8 @@ _BINARY: dict[str, Callable] = {
     "log": lambda base, x: jnp.log(x) / jnp.log(base),
     "root": lambda degree, x: jnp.power(x, 1.0 / degree),
     "implies": lambda a, b: jnp.logical_or(jnp.logical_not(a), b),
+    "quotient": lambda a, b: jnp.trunc(a / b),  # MathML: the quotient rounded towards 0
+    "rem": jnp.fmod,  # MathML: the remainder, with the sign of the dividend
 }
 _RELATIONS: dict[str, Callable] = {
     "eq": jnp.equal,
@@ -443,7 +445,7 @@ _IMPLIED_FIRST: dict[str, tuple[str, float]] = {
 """One-argument functions that are an operation with a fixed first argument (``log(x)`` is
 ``log10(x)``; ``log(b, x)`` is the logarithm to base ``b``)."""
 
-_UNSUPPORTED = frozenset({"delay", "rateof", "quotient", "rem", "lambda"})
+_UNSUPPORTED = frozenset({"delay", "rateof", "lambda"})
 
 
 class _FormulaParser:

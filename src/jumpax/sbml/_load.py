@@ -381,12 +381,20 @@ def _replaced(tree: Node, leaves: Mapping[Node, Node]) -> Node:
 def _net_rate_terms(tree: Node) -> tuple[Node, Node] | None:
     """``(forward, reverse)`` if the law is ``forward - reverse`` (times or over factors).
 
-    ``k1 * A - k2 * B``, ``V * (k1 * A - k2 * B)`` and ``(k1 * A - k2 * B) / V`` split; the
-    factors multiply (or divide) both terms.
+    ``k1 * A - k2 * B``, ``k1 * A + -1 * k2 * B``, ``V * (k1 * A - k2 * B)`` and
+    ``(k1 * A - k2 * B) / V`` split; the factors multiply (or divide) both terms.
     """
     kind = tree[0]
     if kind == "minus" and len(tree) == 3:
         return tree[1], tree[2]
+    if kind == "plus":
+        forward, reverse = [], []
+        for term in tree[1:]:
+            negated = _negated(term)
+            (forward if negated is None else reverse).append(term if negated is None else negated)
+        if forward and reverse:
+            return tuple(terms[0] if len(terms) == 1 else ("plus", *terms)
+                         for terms in (forward, reverse))
     if kind == "times":
         splits = [i for i, child in enumerate(tree[1:], 1) if _net_rate_terms(child)]
         if len(splits) == 1:
@@ -398,6 +406,23 @@ def _net_rate_terms(tree: Node) -> tuple[Node, Node] | None:
         terms = _net_rate_terms(tree[1])
         if terms:
             return ("divide", terms[0], tree[2]), ("divide", terms[1], tree[2])
+    return None
+
+
+def _negated(term: Node) -> Node | None:
+    """``-term`` if the term is visibly negative (``-a``, ``-1 * a``, ``a * -2``), else ``None``.
+
+    A product is negated through its first visibly negative factor (nested products too).
+    """
+    if term[0] == "minus" and len(term) == 2:
+        return term[1]
+    if term[0] == "const" and term[1] < 0:
+        return ("const", -term[1])
+    if term[0] == "times":
+        for i, factor in enumerate(term[1:], 1):
+            negated = _negated(factor)
+            if negated is not None:
+                return ("times", *term[1:i], negated, *term[i + 1 :])
     return None
 
 
@@ -418,8 +443,9 @@ class _Loader:
     reads the time anywhere but in a trigger ``time >= c``.
     """
 
-    def __init__(self, model: libsbml.Model):
+    def __init__(self, model: libsbml.Model, molecules_per_amount: float | None = None):
         self.model = model
+        self.molecules = molecules_per_amount
         self.species = {s.getId(): s for s in model.getListOfSpecies()}
         self.compartments = {c.getId(): c for c in model.getListOfCompartments()}
         self.parameters = {p.getId(): p for p in model.getListOfParameters()}
@@ -494,7 +520,54 @@ class _Loader:
     # ----------------------------------------------------------------------- symbols
     def translate(self, ast, resolve, where: str) -> Node:
         """The math as a tree; ``("time",)`` leaves stand for the time."""
-        return from_ast(ast, resolve, where=where, functions=self.functions, allow_time=True)
+        return from_ast(
+            ast, resolve, where=where, functions=self.functions, allow_time=True,
+            rate_of=self.rate_of,
+        )
+
+    def rate_of(self, name: str) -> Node:
+        """The rate of change of symbol ``name`` in its own units (SBML's ``rateOf``).
+
+        A rate rule's rate; for a species, the sum of its reactions' rates times their
+        stoichiometries (over its compartment's size, for a concentration); 0 for what only
+        events change.
+
+        Raises:
+            ValueError: for a symbol set by an assignment rule, or a concentration in a
+                compartment whose size changes continuously.
+        """
+        stack = self.enter(name, "rates of change")
+        if name in self.rate_rules:
+            where = f"the rate rule for {name!r}"
+            tree = self.translate(self.rate_rules[name], self.resolve, where)
+        elif name in self.rules:
+            raise ValueError(
+                f"rateOf({name}): {name!r} is set by an assignment rule, whose rate of change "
+                "jumpax does not derive"
+            )
+        elif name in self.species:
+            terms = []
+            for reaction in self.model.getListOfReactions():
+                rid = reaction.getId()
+                for sign, references in ((-1.0, reaction.getListOfReactants()),
+                                         (1.0, reaction.getListOfProducts())):
+                    for sid, change in self.stoichiometries(references, rid):
+                        if sid == name:
+                            rate = self.reaction_rate(rid, self.resolve)
+                            terms.append(("times", ("const", sign), change, rate))
+            tree = ("plus", *terms) if terms else ("const", 0.0)
+            if not self.in_amounts(name):
+                compartment = self.species[name].getCompartment()
+                if compartment in self.rate_rules:
+                    raise ValueError(
+                        f"rateOf({name}): a concentration in compartment {compartment!r}, "
+                        "whose size has a rate rule, is not supported"
+                    )
+                tree = ("divide", tree, self.resolve(compartment))
+        else:
+            tree = ("const", 0.0)
+        stack.pop()
+        return tree
 
     def clocked(self, tree: Node) -> Node:
         """``tree`` reading the clock variable for the time (which the state then holds)."""
@@ -538,6 +611,8 @@ class _Loader:
             return self.rule_tree(name)
         if name in self.species:
             amount = ("species", name)
+            if self.molecules is not None:
+                amount = ("divide", amount, ("const", self.molecules))
             if self.in_amounts(name):
                 return amount
             return ("divide", amount, self.resolve(self.species[name].getCompartment()))
@@ -708,9 +783,17 @@ class _Loader:
         A species in concentration units holds its amount: the value times the size.
         """
         species = self.species.get(name)
-        if species is None or self.in_amounts(name):
+        if species is None:
             return tree
-        return ("times", tree, self.resolve(species.getCompartment()))
+        if not self.in_amounts(name):
+            tree = ("times", tree, self.resolve(species.getCompartment()))
+        return self.in_molecules(tree)
+
+    def in_molecules(self, tree: Node) -> Node:
+        """An amount (or a rate in amounts) as molecules, with ``molecules_per_amount``."""
+        if self.molecules is None:
+            return tree
+        return ("times", tree, ("const", self.molecules))
 
     def rate_tree(self, name: str, tree: Node) -> Node:
         """Converts a rate rule's rate of ``name`` (in its math units) to the state's rate.
@@ -719,8 +802,10 @@ class _Loader:
         the second term where its compartment has a rate rule itself.
         """
         species = self.species.get(name)
-        if species is None or self.in_amounts(name):
+        if species is None:
             return tree
+        if self.in_amounts(name):
+            return self.in_molecules(tree)
         compartment = species.getCompartment()
         rate = ("times", tree, self.resolve(compartment))
         if compartment in self.rate_rules:
@@ -729,7 +814,7 @@ class _Loader:
                 f"the rate rule for {compartment!r}",
             )
             rate = ("plus", rate, ("times", self.resolve(name), growth))
-        return rate
+        return self.in_molecules(rate)
 
     def stoichiometries(self, references, reaction_id: str) -> list[tuple[str, Node]]:
         """``(species, tree)`` for each species the references change.
@@ -788,6 +873,8 @@ class _Loader:
             sid: _amount(self.initial_amount(sid), f"the initial amount of species {sid!r}")
             for sid in self.species
         }
+        if self.molecules is not None:
+            x0 = {sid: float(round(amount * self.molecules)) for sid, amount in x0.items()}
         x0.update({name: float(self.initial_value(name)) for name in self.variables})
         sizes = [c.getSize() for c in self.compartments.values() if c.isSetSize()]
         volume = sizes[0] if len(self.compartments) == 1 and sizes else 1.0
@@ -878,6 +965,7 @@ class _Loader:
             return node
 
         tree = self.translate(law.getMath(), resolve, f"the kinetic law of reaction {rid!r}")
+        tree = self.in_molecules(tree)
         clashes = sorted(global_reads & set(local))
         if clashes:
             raise ValueError(
@@ -914,7 +1002,7 @@ class _Loader:
             ]
         string = f"{reactants} -> {products}"
         plain = ExpressionKinetics(self.expression(tree, where, local))
-        annotated = annotated_kinetics(law, rid)
+        annotated = None if self.molecules is not None else annotated_kinetics(law, rid)
         if annotated is None:
             return [Reaction(string, plain, name)]
         result = Reaction(string, annotated, name)
@@ -1008,19 +1096,34 @@ def _within_event(where: str, build: Callable[[], TimeEvent | StateEvent]):
         return build()
 
 
-def load_sbml(source: str | os.PathLike | bytes) -> ReactionNetwork:
+def load_sbml(
+    source: str | os.PathLike | bytes, *, molecules_per_amount: float | None = None
+) -> ReactionNetwork:
     """Loads an SBML model as a simulable :class:`~jumpax.ReactionNetwork`.
 
     See the module docstring for the semantics and what is refused.
+
+    **Amounts and molecules.** By default the state holds the model's amounts as written:
+    molecule counts for a model written in molecules (the DSMTS convention), and amounts in
+    the model's substance units otherwise (moles, say), which the reaction-rate ODE follows
+    exactly but which are no counts for the jump solvers. ``molecules_per_amount=N`` converts
+    explicitly: the state holds ``N`` times each amount, rounded to whole molecules at the
+    start, every rate law is multiplied by ``N`` (events per unit time) and reads amounts as
+    ``count / N``; events and rules on species set ``N`` times their value. For a model in
+    moles in a cell of volume ``V`` litres, ``N`` is Avogadro's number (or ``N`` = a system
+    size ``Omega`` for the large-volume limit).
 
     Example:
         >>> m = jx.load_sbml("model.xml")
         >>> res = jx.simulate(key, m, m.x0, 50.0, save_at=jnp.arange(51.0),
         ...                   num_trajectories=1000)
+        >>> counts = jx.load_sbml("moles.xml", molecules_per_amount=1e6)
 
     Args:
         source: a file path, or the SBML text itself (a string starting with ``<``, or
             bytes).
+        molecules_per_amount: ``None`` (amounts as written), or the number of molecules per
+            unit amount, positive and finite.
 
     Returns:
         The network, with the model's species (in file order) as :attr:`species`, its initial
@@ -1035,7 +1138,14 @@ def load_sbml(source: str | os.PathLike | bytes) -> ReactionNetwork:
             longer than :data:`MAX_CHAIN`, undefined identifiers, and any unsupported element
             (the message names it).
     """
+    if molecules_per_amount is not None and not (
+        isinstance(molecules_per_amount, int | float) and 0 < molecules_per_amount < math.inf
+    ):
+        raise ValueError(
+            f"molecules_per_amount must be a positive finite number, got {molecules_per_amount!r}"
+        )
     document = _parse_document(_read_text(source))
-    return _Loader(document.getModel()).network()
+    molecules = None if molecules_per_amount is None else float(molecules_per_amount)
+    return _Loader(document.getModel(), molecules).network()
 
 

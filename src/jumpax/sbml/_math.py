@@ -29,6 +29,8 @@ _AST_OPERATIONS: dict[int, str] = {
     libsbml.AST_FUNCTION_LOG: "log",
     libsbml.AST_FUNCTION_LN: "ln",
     libsbml.AST_FUNCTION_EXP: "exp",
+    libsbml.AST_FUNCTION_QUOTIENT: "quotient",
+    libsbml.AST_FUNCTION_REM: "rem",
     libsbml.AST_FUNCTION_FACTORIAL: "factorial",
     libsbml.AST_FUNCTION_ABS: "abs",
     libsbml.AST_FUNCTION_FLOOR: "floor",
@@ -86,8 +88,6 @@ _AST_CONSTANTS: dict[int, float] = {
 _AST_UNSUPPORTED: dict[int, str] = {
     libsbml.AST_FUNCTION_DELAY: "delay",
     libsbml.AST_FUNCTION_RATE_OF: "rateOf",
-    libsbml.AST_FUNCTION_QUOTIENT: "quotient",
-    libsbml.AST_FUNCTION_REM: "rem",
     libsbml.AST_LAMBDA: "lambda",
 }
 
@@ -96,8 +96,9 @@ _AST_UNSUPPORTED: dict[int, str] = {
 class _Translator:
     """Translates one libsbml AST into a tree, inlining function definitions."""
 
-    def __init__(self, resolve, functions, where, allow_time):
+    def __init__(self, resolve, functions, where, allow_time, rate_of=None):
         self.resolve = resolve
+        self.rate_of = rate_of
         self.functions = functions
         self.where = where
         self.allow_time = allow_time
@@ -144,6 +145,8 @@ class _Translator:
             return self.name(ast.getName(), depth, bindings)
         if kind == libsbml.AST_FUNCTION:
             return self.call(ast, depth, bindings)
+        if kind == libsbml.AST_FUNCTION_RATE_OF and self.rate_of is not None:
+            return self.rate(ast, depth, bindings)
         if kind in _AST_UNSUPPORTED:
             raise self.fail(f"the MathML function {_AST_UNSUPPORTED[kind]!r} is not supported")
         if kind not in _AST_OPERATIONS:
@@ -163,6 +166,19 @@ class _Translator:
         self.grow(depth, 1, 1)
         height = 1 + max((h for _, h, _ in children), default=0)
         return node, height, 1 + sum(s for _, _, s in children)
+
+    def rate(self, ast, depth: int, bindings: Mapping) -> tuple[Node, int, int]:
+        """``rateOf(symbol)``: the tree of the symbol's rate of change (``rate_of``)."""
+        child = ast.getChild(0) if ast.getNumChildren() == 1 else None
+        if child is None or child.getType() != libsbml.AST_NAME or child.getName() in bindings:
+            raise self.fail("rateOf takes one argument, the identifier of a model symbol")
+        try:
+            node = self.rate_of(child.getName())
+        except ValueError as error:
+            raise self.fail(str(error)) from None
+        height, size = measure(node)
+        self.grow(depth, height, size)
+        return node, height, size
 
     def name(self, name: str, depth: int, bindings: Mapping) -> tuple[Node, int, int]:
         if name in bindings:
@@ -213,6 +229,7 @@ def from_ast(
     where: str,
     functions: Mapping[str, tuple[tuple[str, ...], libsbml.ASTNode]] | None = None,
     allow_time: bool = False,
+    rate_of: Resolver | None = None,
 ) -> Node:
     """Translates a libsbml math AST into an expression tree.
 
@@ -223,18 +240,21 @@ def from_ast(
         functions: function definitions by id, as ``(argument names, body AST)``; calls are
             inlined.
         allow_time: whether the math may read the time (``("time",)`` nodes).
+        rate_of: maps a symbol to the tree of its rate of change, for ``rateOf``; ``None``
+            refuses ``rateOf``.
 
     Returns:
         The tree, at most :data:`MAX_DEPTH` deep and :data:`MAX_NODES` large.
 
     Raises:
         ValueError: naming ``where``, for undefined identifiers or functions, unsupported
-            MathML (``delay``, ``rateOf``, ``quotient``, ...), time where it is not
+            MathML (``delay``, ``rateOf`` without a resolver, ...), time where it is not
             allowed, NaN constants, wrong argument counts and oversized math.
     """
     if ast is None:
         raise ValueError(f"{where}: the math is missing")
-    tree, _, _ = _Translator(resolve, functions or {}, where, allow_time).translate(ast, 1, {})
+    translator = _Translator(resolve, functions or {}, where, allow_time, rate_of)
+    tree, _, _ = translator.translate(ast, 1, {})
     return tree
 
 
