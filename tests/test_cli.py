@@ -40,6 +40,43 @@ def test_simulate_ensemble_is_chunk_independent():
     np.testing.assert_array_equal(chunked.x, whole.x)
 
 
+DELAYED = "tests/data/sbml-semantic/00071/00071-sbml-l3v2.xml"  # an event with a delay
+MOLES = "tests/data/sbml-semantic/00001/00001-sbml-l3v2.xml"  # S1 -> S2, amounts 1.5e-4
+
+
+def test_simulate_an_sbml_file_with_the_ode(tmp_path, capsys):
+    out = tmp_path / "ode.csv"
+    assert cli.main(["simulate", DELAYED, "--method", "ode", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "solved the reaction-rate ODE" in text
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    reference = np.loadtxt(DELAYED.replace("sbml-l3v2.xml", "results.csv"), delimiter=",",
+                           skiprows=1)
+    final = table[-1, 2:]  # trajectory, time, S1, S2
+    np.testing.assert_allclose(final, reference[-1, 1:], rtol=1e-4)
+
+
+def test_simulate_converts_amounts_to_molecules_when_asked(capsys):
+    assert cli.main(["simulate", MOLES, "--molecules-per-amount", "1e6", "--n", "20",
+                     "--quiet"]) == 0
+    assert "S1: final mean" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([DELAYED], "the exact simulation cannot simulate delayed"),
+        ([MOLES], "x0 counts must be whole numbers"),
+        ([DELAYED, "--method", "ode", "--n", "3"], "the reaction-rate ODE has one solution"),
+        (["birth_death", "--molecules-per-amount", "5"], "only for SBML files"),
+    ],
+)
+def test_sbml_models_the_exact_simulation_cannot_follow(arguments, message, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", *arguments, "--quiet"])
+    assert message in capsys.readouterr().err
+
+
 def test_bad_cli_input(capsys):
     for argv, message in [
         (["simulate", "nope"], "argument model: unknown model 'nope'"),

@@ -116,7 +116,9 @@ def simulate_ensemble(
     return jax.tree.map(lambda *leaves: jax.numpy.concatenate(leaves), *parts)
 
 
-def _resolve_model(name: str) -> tuple[ReactionNetwork, ArrayLike, float | None]:
+def _resolve_model(
+    name: str, molecules_per_amount: float | None = None
+) -> tuple[ReactionNetwork, ArrayLike, float | None]:
     """The network, initial state and default end time of a built-in model or SBML file.
 
     Raises:
@@ -125,13 +127,15 @@ def _resolve_model(name: str) -> tuple[ReactionNetwork, ArrayLike, float | None]
     from jumpax import models
 
     if name in models.CATALOGUE:
+        if molecules_per_amount is not None:
+            raise UsageError("argument --molecules-per-amount: only for SBML files")
         entry = models.CATALOGUE[name]
         network = entry.build()
         return network, network.x0, entry.t1
     from jumpax.sbml import find_settings, load_sbml
 
     try:
-        network = load_sbml(pathlib.Path(name))
+        network = load_sbml(pathlib.Path(name), molecules_per_amount=molecules_per_amount)
         settings = find_settings(name)
     except (OSError, ValueError) as error:
         raise UsageError(f"argument model: cannot load {name}: {error}") from error
@@ -143,7 +147,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
 
     # Everything is checked before the simulation starts.
-    network, x0, default_t1 = _resolve_model(args.model)
+    network, x0, default_t1 = _resolve_model(args.model, args.molecules_per_amount)
     t1 = args.t1 if args.t1 is not None else default_t1
     if t1 is None:
         raise UsageError("argument --t1: this model has no default end time; pass --t1")
@@ -154,8 +158,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         save_at = jnp.linspace(0.0, t1, args.save_at)
     elif args.save_at is not None:
         save_at = jnp.asarray(args.save_at)
-    if save_at is None and (args.plot or args.n > 1):
+    if save_at is None and (args.plot or args.n > 1 or args.method == "ode"):
         save_at = jnp.linspace(0.0, t1, 201)
+    if args.method == "ode":
+        return _solve_ode(args, network, x0, t1, save_at)
+    from jumpax._network._network import checked_state
+
+    try:
+        network.check_jump_process("the exact simulation")
+        checked_state(network.species, x0)
+    except ValueError as error:
+        raise UsageError(
+            f"argument --method: {error}. Pass --method ode, or --molecules-per-amount N for "
+            "a model whose amounts are not molecule counts"
+        ) from error
     started = time.perf_counter()
     results = simulate_ensemble(
         jax.random.key(args.seed),
@@ -179,16 +195,48 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print(f"  {name}: final mean {final[:, i].mean():.4g}, sd {sd:.4g}")
     if int(np.sum(results.overflow)):
         print(f"  warning: {int(np.sum(results.overflow))} trajectories hit max_steps (truncated)")
+    _write(args, results[0] if args.n == 1 else results, f"{args.model} (n={args.n})")
+    return 0
+
+
+def _solve_ode(
+    args: argparse.Namespace, network: ReactionNetwork, x0: ArrayLike, t1: float, save_at
+) -> int:
+    """``jumpax simulate --method ode``: the reaction-rate ODE on the save times."""
+    import jax
+
+    from jumpax import MeanFieldModel
+
+    if args.n != 1:
+        raise UsageError("argument --n: the reaction-rate ODE has one solution; omit --n")
+    started = time.perf_counter()
+    # steps no longer than the save interval: a short trigger window is not stepped over
+    spacing = float(np.min(np.diff(np.asarray(save_at)))) if len(save_at) > 1 else t1
+    model = MeanFieldModel(network, max_steps=100_000, max_dt=spacing)
+    results = jax.block_until_ready(model(x0, t1, save_at=save_at))
+    elapsed = time.perf_counter() - started
+    print(
+        f"solved the reaction-rate ODE of {args.model} to t1={t1:g}: "
+        f"{int(results.n_steps):,} steps in {elapsed:.2f} s (incl. compilation)"
+    )
+    for i, name in enumerate(results.species):
+        print(f"  {name}: final value {float(results.x[-1, i]):.6g}")
+    if bool(results.overflow):
+        print("  warning: the solver stopped before t1 (step or event budget)")
+    _write(args, results, f"{args.model} (reaction-rate ODE)")
+    return 0
+
+
+def _write(args: argparse.Namespace, results, title: str) -> None:
+    """Writes ``--out`` and ``--plot`` where asked."""
     if args.out:
-        single = results[0] if args.n == 1 else results
-        single.save(args.out)
+        results.save(args.out)
         print(f"wrote {args.out}")
     if args.plot:
         from .plotting import plot_results
 
-        plot_results(results, args.plot, title=f"{args.model} (n={args.n})")
+        plot_results(results, args.plot, title=title)
         print(f"wrote {args.plot}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="number of equally spaced save times, or comma-separated times "
         "(default: the event list for one trajectory, 201 points otherwise)",
+    )
+    sim.add_argument(
+        "--method",
+        choices=("exact", "ode"),
+        default="exact",
+        help="exact stochastic simulation (Direct, the default) or the reaction-rate ODE "
+        "(MeanFieldModel: also rate rules, delayed events, fractional amounts)",
+    )
+    sim.add_argument(
+        "--molecules-per-amount",
+        type=positive_float,
+        default=None,
+        help="SBML files: molecules per unit amount, to simulate a model in moles as counts",
     )
     sim.add_argument("--seed", type=seed, default=0, help="PRNG seed")
     sim.add_argument("--max-steps", type=positive_int, default=None, help="step budget")

@@ -3,30 +3,40 @@
 This is the only part of jumpax that imports libsbml. It builds on the network layer
 (reactions, kinetics, expressions, events), which never imports it.
 
-:func:`load_sbml` reads an SBML file (any level; libsbml converts it to Level 3 Version 2)
-into a :class:`~jumpax.ReactionNetwork` that :func:`jumpax.simulate` runs exactly:
+:func:`load_sbml` reads an SBML file (any level; libsbml converts it to Level 3 Version 2,
+and flattens hierarchical ``comp`` models) into a :class:`~jumpax.ReactionNetwork`:
 
 - every kinetic law becomes :class:`~jumpax.ExpressionKinetics`, its math translated from the
   parsed MathML tree (never evaluated as text). The law's value is the propensity in events
-  per unit time, "as written" (the SBML Test Suite / DSMTS convention). A species symbol means
-  its amount if ``hasOnlySubstanceUnits`` is true and its concentration (amount divided by its
-  compartment's size) otherwise; a compartment symbol means its size.
-- global and reaction-local parameters (locals shadow globals) and compartment sizes become
-  trainable parameter leaves of the expressions that read them (one copy per expression);
-  function definitions, initial assignments and assignment rules on parameters and
-  compartments are inlined or evaluated.
-- boundary and constant species stay in the state (with their initial amount) but reactions
-  do not change them; rate laws may read them.
-- assignment rules on species become :class:`~jumpax.AssignmentRule`; events become
-  :class:`~jumpax.TimeEvent` (trigger ``time >= c`` or ``time > c``) or
-  :class:`~jumpax.StateEvent` (a trigger of the state only).
+  per unit time, "as written" (the SBML Test Suite / DSMTS convention), and the rate of the
+  reaction-rate ODE. A species symbol means its amount if ``hasOnlySubstanceUnits`` is true
+  (or its compartment has dimension 0) and its concentration (amount divided by its
+  compartment's size) otherwise; a compartment symbol means its size, a reaction id its rate,
+  a species reference id its stoichiometry.
+- constant global and reaction-local parameters (locals shadow globals) and compartment sizes
+  become trainable parameter leaves of the expressions that read them (one copy per
+  expression); function definitions, initial assignments and assignment rules on parameters
+  and compartments are inlined or evaluated.
+- the state holds every species and, as network variables, the parameters, compartments and
+  stoichiometries that rate rules or events change, and a ``clock`` where math reads
+  ``time``; compartments, parameters and reaction rates outside the state are observables
+  (:meth:`~jumpax.ReactionNetwork.observe`).
+- assignment rules on species become :class:`~jumpax.AssignmentRule`, rate rules
+  :class:`~jumpax.RateRule`; events become :class:`~jumpax.TimeEvent` (trigger
+  ``time >= c``) or :class:`~jumpax.StateEvent` (any other trigger, with its delay, priority
+  and persistence).
+- a reversible reaction whose law is a difference becomes a forward and a reverse reaction;
+  one whose law does not split, a net-rate reaction; stoichiometries that are not constant
+  whole numbers (rules, fractions, conversion factors) become net-rate fluxes.
+- ``molecules_per_amount`` converts amounts to molecule counts for the jump solvers.
 
-Everything jumpax cannot simulate exactly is refused with a ``ValueError`` naming the element:
-rate and algebraic rules, delays, event priorities, triggers mixing time and state, events
-that change parameters, reversible or fast reactions (checked before a Level 1 or 2 model is
-converted, as Level 3 Version 2 has no ``fast`` attribute), ``stoichiometryMath``,
-non-integer stoichiometry or initial amounts, conversion factors, constraints,
-time-dependent rate laws, unsupported MathML functions and required SBML packages. Anything
+The reaction-rate ODE (:class:`~jumpax.MeanFieldModel`) follows all of this; the jump solvers
+and the Langevin model refuse, by name, what has no stochastic meaning (rate rules,
+variables, net rates, delayed or prioritised events). ``load_sbml`` refuses with a
+``ValueError`` naming the element: algebraic rules, fast reactions (checked before a Level 1
+or 2 model is converted, as Level 3 Version 2 has no ``fast`` attribute), ``delay()``,
+``rateOf`` of a symbol set by an assignment rule, constraints, required SBML packages other
+than ``comp``, NaN constants and undefined identifiers. Anything
 but a regular file (a FIFO, a device such as ``/dev/zero``, a directory), files larger than
 10 MB, XML nested deeper than 256 elements and ``DOCTYPE`` declarations are refused before
 libsbml sees them; so are chains of more than 32 function definitions calling one another, or
