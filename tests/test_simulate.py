@@ -469,10 +469,10 @@ def test_flat_network_cache_follows_the_network_it_was_made_for():
 def test_large_networks_apply_net_changes_exactly():
     # 130 species: an exact step adds the fired reaction's net changes sparsely. Replaying the
     # event list with the dense stoichiometry must give every recorded state.
-    from jumpax._solver._ssa import SPARSE_CHANGES_FROM
+    from jumpax._network._network import SPARSE_FROM
 
     n = 130
-    assert n >= SPARSE_CHANGES_FROM
+    assert n >= SPARSE_FROM
     reactions = [jx.Reaction(f"X{i} -> X{i + 1}", 1.0) for i in range(n - 1)]
     reactions += [jx.Reaction(f"X{i + 1} + X{i} -> 2 X{i}", 0.01) for i in range(n - 1)]
     net = jx.ReactionNetwork(reactions)

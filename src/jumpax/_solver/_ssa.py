@@ -25,7 +25,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .. import _random
-from .._network._network import ReactionNetwork
+from .._network._network import SPARSE_FROM, ReactionNetwork
 from .._numerics import Clock, select, where_positive
 from . import _selection as selection
 from ._base import STOPPED, AbstractSolver
@@ -42,11 +42,6 @@ def waiting_time(u: Array, a0: Array) -> Array:
     and XLA's ``log1p`` evaluates two approximations and a division where ``log`` needs one.
     """
     return where_positive(a0, lambda rate: -jnp.log(u) / rate, jnp.inf)
-
-
-SPARSE_CHANGES_FROM = 128
-"""Networks with at least this many species apply a firing's net changes sparsely; below, one
-dense row of the stoichiometry is cheaper than a scatter (2.5x on a single dimerisation)."""
 
 
 def sparse_dependents(network: ReactionNetwork) -> np.ndarray | None:
@@ -160,7 +155,7 @@ class AbstractSSA(AbstractSolver):
         """The counts of one trajectory after reaction ``r`` fires: ``x + stoichiometry[r]``.
 
         Pathwise solvers (:attr:`reuses_bits`) override it to let gradients through (the value
-        must stay the same). Exact solvers in networks of ``SPARSE_CHANGES_FROM`` or more
+        must stay the same). Exact solvers in networks of ``SPARSE_FROM`` or more
         species add the reaction's net changes (:attr:`ReactionNetwork.net_changes`) instead.
         """
         return x + stoichiometry[r]
@@ -217,7 +212,7 @@ class AbstractSSA(AbstractSolver):
     def step(self, network, x, t, t_stop, state, rng):
         """Fires the drawn reaction, or stops at ``t_stop`` if it lies beyond."""
         fire = state.t_next.not_after(t_stop)
-        if self.reuses_bits or network.n_species < SPARSE_CHANGES_FROM:
+        if self.reuses_bits or network.n_species < SPARSE_FROM:
             stoichiometry = jnp.asarray(network.stoichiometry, x.dtype)
             fired = jax.vmap(self.update, in_axes=(0, 0, 0, 0, None))(
                 state.bits, x, state.a, state.r_next, stoichiometry

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import libsbml
 
 from .._network._events import AssignmentRule, StateEvent, TimeEvent
-from .._network._expressions import Node, StateFunction
+from .._network._expressions import Expression, Node, StateFunction
 from .._network._network import Reaction, ReactionNetwork
 from ._annotations import ANNOTATED_KINETICS, annotation
 from ._math import to_ast
@@ -94,6 +94,8 @@ class _Writer:
             observable.setConstant(False)
             rule = self.model.createAssignmentRule()
             rule.setVariable(name)
+            if isinstance(function, Expression):
+                function = StateFunction(function, network.species)
             self.global_math(rule, function, f"the observable {name!r}")
         for k, event in enumerate(network.events):
             self.event(event, k)

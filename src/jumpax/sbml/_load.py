@@ -918,11 +918,11 @@ class _Loader:
             rules=[kind(name, StateFunction(e, state)) for kind, name, e in rules],
             events=[build(state) for build in events],
             variables=variables,
-            observables={name: StateFunction(e, state) for name, e in observables.items()},
+            observables=observables,
         )
 
     def reactions(self, reaction, index: Mapping[str, int], volume: float) -> list[Reaction]:
-        """The reaction, as one or two jumpax reactions.
+        """The reaction, as jumpax reactions.
 
         A reversible reaction whose law is ``forward - reverse`` becomes its forward and
         reverse directions; one whose law does not split, a net-rate reaction
