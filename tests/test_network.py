@@ -380,3 +380,18 @@ def test_net_changes_are_the_stoichiometry_in_sparse_form():
         np.add.at(dense[r], species[r], delta[r])
     np.testing.assert_array_equal(dense, net.stoichiometry)
     assert np.count_nonzero(delta[2]) == 0  # C -> C changes nothing
+
+
+def test_large_networks_give_the_dense_ode_rhs_and_availability_from_sparse_changes():
+    from jumpax._network._network import SPARSE_FROM
+
+    n = SPARSE_FROM + 2
+    reactions = [jx.Reaction(f"2 S{i} -> S{i + 1}", 0.01 * (i + 1)) for i in range(n - 1)]
+    reactions.append(jx.Reaction("S0 + S5 -> 0", jx.ExpressionKinetics("k * S0 * S5", k=0.2)))
+    net = jx.ReactionNetwork(reactions)
+    x = jnp.asarray(np.arange(n, dtype=np.float32) % 3)
+    dense = net.ode_rates(x) @ jnp.asarray(net.stoichiometry, dtype=x.dtype)
+    np.testing.assert_allclose(net.ode_rhs(0.0, x), dense, rtol=1e-6)
+    available = np.all(np.asarray(x)[None, :] >= net.reactant_matrix, axis=1)
+    np.testing.assert_array_equal(net._available(x), available)
+    assert not available.all() and available.any()
