@@ -71,11 +71,15 @@ def _columns(path: pathlib.Path) -> tuple[list[str], np.ndarray]:
 
 
 def _compartments(model_path: pathlib.Path) -> dict[str, str]:
-    """Each species' compartment, as the file says."""
+    """Each species' compartment, as the file says (after flattening a ``comp`` model)."""
     import libsbml
 
-    model = libsbml.readSBMLFromFile(str(model_path)).getModel()
-    return {s.getId(): s.getCompartment() for s in model.getListOfSpecies()}
+    document = libsbml.readSBMLFromFile(str(model_path))
+    if document.getLevel() == 3 and document.isPackageEnabled("comp"):
+        properties = libsbml.ConversionProperties()
+        properties.addOption("flatten comp", True)
+        document.convert(properties)
+    return {s.getId(): s.getCompartment() for s in document.getModel().getListOfSpecies()}
 
 
 def simulated(case: str) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -103,6 +107,7 @@ def simulated(case: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         for solver in (diffrax.Tsit5(), diffrax.Kvaerno5()):  # the implicit one if stiff
             model = jx.MeanFieldModel(
                 network, solver, rtol=1e-10, atol=1e-14, max_steps=20_000,
+                max_events=50_000,  # some cases fire events every 0.01 time units
                 max_dt=settings.duration / settings.steps,  # no trigger window goes unseen
             )
             results = model(network.x0, settings.t1, t0=settings.t0, save_at=settings.save_at)
@@ -148,9 +153,13 @@ def run_case(case: str) -> Outcome:
 def _run_quietly(case: str) -> Outcome:
     import warnings
 
+    import jax
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return run_case(case)
+        outcome = run_case(case)
+    jax.clear_caches()  # hundreds of compiled programs would exhaust a worker's memory maps
+    return outcome
 
 
 def table(outcomes: list[Outcome]) -> str:

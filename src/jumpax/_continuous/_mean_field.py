@@ -26,26 +26,27 @@ from ._path import continuous_times, solve
 
 
 @eqx.filter_jit
-def _rates_of_change(network: ReactionNetwork, x: Array) -> Array:
+def _rates_of_change(network: ReactionNetwork, t: Array, x: Array) -> Array:
     """``dx/dt`` with the rules applied.
 
     One compiled function, so that the solver's stages (Tsit5 evaluates the field 7 times a
     step) trace the network's rate laws only once.
     """
-    return network.ode_rhs(0.0, network.apply_rules(x))
+    return network.ode_rhs(t, network.apply_rules(network.at_time(x, t)))
 
 
 def _reaction_rate_field(t: Array, x: Array, args: tuple[ReactionNetwork, Array]) -> Array:
     """The reaction-rate equations as a Diffrax vector field, with the rules applied."""
     network, _ = args
-    return _rates_of_change(network, x)
+    return _rates_of_change(network, t, x)
 
 
 def _trigger_changed(t: Array, y: Array, args: tuple[ReactionNetwork, Array], **kwargs) -> Array:
     """The Diffrax event ending a piece: 1 once a trigger differs from its start, else -1."""
-    del t, kwargs
+    del kwargs
     network, start = args
-    changed = jnp.any(_events.triggers(network, network.apply_rules(y)) != start)
+    y = network.apply_rules(network.at_time(y, t))
+    changed = jnp.any(_events.triggers(network, y) != start)
     return jnp.where(changed, 1.0, -1.0).astype(y.dtype)
 
 

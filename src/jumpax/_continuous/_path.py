@@ -59,7 +59,7 @@ def continuous_times(
 def _record(network: ReactionNetwork, grid: Array, ts: Array, a: Array, b: Array, saved: Array):
     """``grid`` with the save times in ``[a, b)`` set to ``saved`` (rules applied)."""
     covered = (ts >= a) & (ts < b)
-    saved = jnp.where(covered[:, None], saved, 0.0)
+    saved = jax.vmap(network.at_time)(jnp.where(covered[:, None], saved, 0.0), ts)
     saved = jax.vmap(lambda x, when: _events.apply_rules(network, x, when))(saved, covered)
     return jnp.where(covered[:, None], saved, grid)
 
@@ -81,7 +81,7 @@ def solve(
         the solver failed or the pieces ran out before ``t1``; the final state is then NaN, as
         are the save times not reached.
     """
-    x, armed, pending, queue = _events.start(network, x0, t0)
+    x, armed, pending, queue = _events.start(network, network.at_time(x0, t0), t0)
     state = {
         "carry": carry,
         "x": x,
@@ -108,7 +108,7 @@ def solve(
         # While a trigger is false the event re-arms, so at the end of a piece an event is
         # armed if it was at its start or its trigger was false there.
         armed = state["armed"] | ~_events.triggers(network, x)
-        y = _events.apply_rules(network, jnp.where(ok, y, x))
+        y = _events.apply_rules(network, network.at_time(jnp.where(ok, y, x), t_end))
         state["x"], state["armed"], state["pending"], state["queue"] = _events.jump(
             network, y, t_end, armed, state["pending"], state["queue"]
         )

@@ -245,6 +245,8 @@ class ReactionNetwork(eqx.Module):
         rules: assignment rules (applied in order after every change) and rate rules.
         events: time and state events.
         variables: the state entries that are real quantities, not counts (static).
+        clock: the variable that holds the time, or ``None`` (static): the continuous models
+            set it to the time exactly wherever they read the state.
         observable_names: names of the observables (static), see :meth:`observe`.
         observables: one function of the state per observable name, as modules: a math
             :class:`~jumpax.Expression` of the state entries' names, or a callable module.
@@ -258,6 +260,7 @@ class ReactionNetwork(eqx.Module):
     rules: tuple[AssignmentRule | RateRule, ...]
     events: tuple[TimeEvent | StateEvent, ...]
     variables: tuple[str, ...] = eqx.field(static=True)
+    clock: str | None = eqx.field(static=True)
     observable_names: tuple[str, ...] = eqx.field(static=True)
     observables: tuple[MathExpression | eqx.Module, ...]
     train_volume: bool = eqx.field(static=True)
@@ -272,6 +275,7 @@ class ReactionNetwork(eqx.Module):
         rules: Sequence[AssignmentRule | RateRule] = (),
         events: Sequence[TimeEvent | StateEvent] = (),
         variables: Sequence[str] = (),
+        clock: str | None = None,
         observables: Mapping[str, Expression | MathExpression] | None = None,
         train_volume: bool = False,
     ):
@@ -289,6 +293,8 @@ class ReactionNetwork(eqx.Module):
             events: time and state events (see :mod:`jumpax.events`).
             variables: state entries (names in ``species``) that are real quantities rather
                 than counts; see the class docstring.
+            clock: a variable that holds the time (math reading ``time``, as SBML models
+                do): the continuous models set it to the time itself, not an integral of 1.
             observables: ``{name: function of the state}``: derived quantities that
                 :meth:`observe` evaluates on results (an SBML model's parameters and
                 compartment sizes). A function is a callable of the state vector, or a math
@@ -327,6 +333,9 @@ class ReactionNetwork(eqx.Module):
         for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
             reaction.kinetics.check_reaction(reactants)
         self.variables = tuple(str(v) for v in variables)
+        if clock is not None and clock not in self.variables:
+            raise ValueError(f"the clock {clock!r} must be one of the variables")
+        self.clock = clock
         self.rules = tuple(rules)
         self.events = tuple(events)
         self._check_rules_and_events()
@@ -466,6 +475,12 @@ class ReactionNetwork(eqx.Module):
             one = lambda state: jnp.asarray(function(state))  # noqa: E731
         value = jnp.vectorize(one, signature="(n)->()")
         return value(x.astype(jnp.result_type(float)))
+
+    def at_time(self, x: Array, t: ArrayLike) -> Array:
+        """The state with the clock variable (if any) set to the time ``t``."""
+        if self.clock is None:
+            return x
+        return x.at[self.index[self.clock]].set(jnp.asarray(t, x.dtype))
 
     def apply_rules(self, x: Array) -> Array:
         """The state with every assignment rule applied (in order)."""

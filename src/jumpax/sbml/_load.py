@@ -142,12 +142,17 @@ def _prescan(text: str) -> xml.parsers.expat.ExpatError | None:
     return None
 
 
+_IGNORED_ERRORS = frozenset({libsbml.DanglingUnitReference})
+"""libsbml errors about what jumpax does not read: units (the math is taken as written, as
+with the units consistency checks, which are switched off)."""
+
+
 def _errors(document: libsbml.SBMLDocument) -> list[str]:
     """The error and fatal messages of libsbml, with line numbers."""
     found = []
     for i in range(document.getNumErrors()):
         error = document.getError(i)
-        if error.getSeverity() >= _ERROR:
+        if error.getSeverity() >= _ERROR and error.getErrorId() not in _IGNORED_ERRORS:
             found.append(f"line {error.getLine()}: {error.getMessage().strip()}")
     return found
 
@@ -502,7 +507,7 @@ class _Loader:
 
     def _refuse_unsupported(self) -> None:
         model = self.model
-        if model.getNumConstraints():
+        if any(constraint.isSetMath() for constraint in model.getListOfConstraints()):
             raise ValueError("constraints are not supported (jumpax does not check them)")
         for variable in (*self.rules, *self.rate_rules, *self.initial_assignments):
             if variable in self.others:
@@ -701,8 +706,13 @@ class _Loader:
                 where = f"the {what} for {name!r}"
                 tree = self.translate(source[name], self.resolve_initial, where)
                 with _within(where):
-                    tree = _replaced(tree, {("time",): ("const", 0.0)})
-                    value = float(Expression(tree).evaluate(jnp.zeros(0), {}))
+                    # what rateOf brought in reads the state: its values at the start
+                    leaves = {("time",): ("const", 0.0)}
+                    leaves.update({("param", p): ("const", float(self.initial_value(p)))
+                                   for p in names(tree, "param")})
+                    leaves.update({("species", v): ("const", self.initial_state(v))
+                                   for v in names(tree, "species")})
+                    value = float(Expression(_replaced(tree, leaves)).evaluate(jnp.zeros(0), {}))
                 if not math.isfinite(value):
                     raise ValueError(f"{where} gives {value} at the initial time; values must "
                                      "be finite")
@@ -724,6 +734,15 @@ class _Loader:
         if not parameter.isSetValue():
             raise ValueError(f"parameter {name!r} has no value")
         return parameter.getValue()
+
+    def initial_state(self, name: str) -> float:
+        """The initial value of state entry ``name``.
+
+        A species' amount in the state's units, a variable's value, the clock's 0.
+        """
+        if name in self.species:
+            return self.initial_amount(name) * (self.molecules or 1.0)
+        return 0.0 if name == self.clock else float(self.initial_value(name))
 
     def resolve_initial(self, name: str) -> Node | None:
         symbols = (self.species, self.compartments, self.parameters, self.references)
@@ -769,13 +788,14 @@ class _Loader:
     def report(self, name: str) -> Expression:
         """The value of a compartment, parameter or reaction rate, as an observable.
 
-        Parameter values are written in as constants: observables report, they are not
-        trained.
+        Parameter values are written in as constants (an infinite one too: nothing simulated
+        reads a report): observables report, they are not trained.
         """
-        tree = self.expression(self.resolve(name), f"the value of {name!r}").tree
+        tree = self.clocked(self.resolve(name))
         constants = {("param", p): ("const", float(self.initial_value(p)))
                      for p in names(tree, "param")}
-        return Expression(_replaced(tree, constants))
+        with _within(f"the value of {name!r}"):
+            return Expression(_replaced(tree, constants))
 
     def amount_tree(self, name: str, tree: Node) -> Node:
         """Converts a value in ``name``'s math units to what the state holds.
@@ -918,6 +938,7 @@ class _Loader:
             rules=[kind(name, StateFunction(e, state)) for kind, name, e in rules],
             events=[build(state) for build in events],
             variables=variables,
+            clock=self.clock if self.clock in state else None,
             observables=observables,
         )
 
@@ -1024,7 +1045,7 @@ class _Loader:
                 )
         trigger = event.getTrigger()
         if trigger is None or not trigger.isSetMath():
-            raise ValueError(f"{where} has no trigger")
+            return None  # without a trigger (Level 3 Version 2) it never fires
         assignments = []
         for assignment in event.getListOfEventAssignments():
             if not assignment.isSetMath():
