@@ -17,6 +17,7 @@ REFUSED = {
     "00661": "algebraic rules",
     "00673": "algebraic rules",
     "01501": "algebraic rules",
+    "01789": "algebraic rules",
     "00937": "'delay' is not supported",
     "00985": "'delay' is not supported",
     "01417": "'delay' is not supported",
