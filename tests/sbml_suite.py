@@ -74,11 +74,10 @@ def _compartments(model_path: pathlib.Path) -> dict[str, str]:
     """Each species' compartment, as the file says (after flattening a ``comp`` model)."""
     import libsbml
 
+    from jumpax.sbml._load import _flatten_submodels
+
     document = libsbml.readSBMLFromFile(str(model_path))
-    if document.getLevel() == 3 and document.isPackageEnabled("comp"):
-        properties = libsbml.ConversionProperties()
-        properties.addOption("flatten comp", True)
-        document.convert(properties)
+    _flatten_submodels(document)
     return {s.getId(): s.getCompartment() for s in document.getModel().getListOfSpecies()}
 
 

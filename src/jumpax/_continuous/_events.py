@@ -72,13 +72,7 @@ def _assign(
     ``values`` are the assigned values if computed earlier (a delayed event's), else the
     assignments are evaluated in ``x``.
     """
-    if values is None:
-        new = network.apply_assignments(assignments, x)
-    else:
-        new = x
-        for k, name in enumerate(assignments.species):
-            new = new.at[network.index[name]].set(values[k])
-        new = network.apply_rules(new)
+    new = network.apply_assignments(assignments, x, values)
     what = f"{what} assigning {list(assignments.species)}"
     new = _checked_rules(
         network, _checked(network, new, x, assignments.species, fire, what), x, fire

@@ -488,11 +488,18 @@ class ReactionNetwork(eqx.Module):
             x = x.at[self.species.index(rule.species)].set(rule.expression(x))
         return x
 
-    def apply_assignments(self, assignments: Assignments, x: Array) -> Array:
-        """The state after simultaneous assignments, then the assignment rules."""
-        values = [value(x) for value in assignments.values]
-        for name, value in zip(assignments.species, values, strict=True):
-            x = x.at[self.species.index(name)].set(value)
+    def apply_assignments(
+        self, assignments: Assignments, x: Array, values: Array | None = None
+    ) -> Array:
+        """The state after simultaneous assignments, then the assignment rules.
+
+        ``values`` are the assigned values if computed earlier (a delayed event's, read at its
+        trigger), else the assignments are evaluated in ``x``.
+        """
+        if values is None:
+            values = [value(x) for value in assignments.values]
+        for k, name in enumerate(assignments.species):
+            x = x.at[self.species.index(name)].set(values[k])
         return self.apply_rules(x)
 
     # ----------------------------------------------------------------------------- parameters
