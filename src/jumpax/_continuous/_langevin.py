@@ -178,7 +178,7 @@ def _solve_batch(
     model: LangevinModel, keys: PRNGKeyArray, x0: Array, t0: Array, t1: Array, ts: Array | None
 ) -> SimulationResults:
     """Solves the Langevin equation once per key, from the matching row of ``x0``."""
-    network, solver, n = model.network, model.solver, model.num_steps
+    network, solver, n = model.network.with_rate_table(), model.solver, model.num_steps
 
     def grid_time(k: Array) -> Array:
         return jnp.where(k >= n, t1, t0 + (t1 - t0) * (k / n))

@@ -196,7 +196,7 @@ def _solve_batch(
     model: MeanFieldModel, x0: Array, t0: Array, t1: Array, ts: Array | None
 ) -> SimulationResults:
     """Solves the reaction-rate equations from each row of ``x0``."""
-    network = model.network
+    network = model.network.with_rate_table()  # stacked once, not in every step
     event = None
     if network.state_events:
         event = diffrax.Event(_trigger_changed, _FirstSwitch(rtol=0.0, atol=0.0, flip=False))

@@ -345,8 +345,49 @@ def _template(tree: Node) -> tuple[Node, tuple[str, ...], tuple[float | str, ...
     return visit(tree), tuple(species), tuple(values)
 
 
+def _shape_groups(expressions: list[Expression]) -> list[tuple[Node, list[int], list[tuple]]]:
+    """The expressions grouped by shape: ``(shape, members, their templates)`` per group."""
+    groups: dict[Node, list[int]] = {}
+    templates = [_template(expression.tree) for expression in expressions]
+    for i, template in enumerate(templates):
+        groups.setdefault(template[0], []).append(i)
+    return [(shape, members, [templates[i] for i in members]) for shape, members in groups.items()]
+
+
+def stacked_values(expressions: list[Expression], dtype) -> tuple[dict[str, Array], ...]:
+    """The values the expressions read, stacked per shape, as :func:`evaluate_together` reads them.
+
+    Args:
+        expressions: the expressions.
+        dtype: the values' dtype.
+
+    Returns:
+        Per shape group (in :func:`evaluate_together`'s order), ``{"v<k>": (members,) values}``.
+    """
+    stacks = []
+    for _, members, templates in _shape_groups(expressions):
+        slots = {}
+        for k in range(len(templates[0][2])):
+            slot = [t[2][k] for t in templates]
+            if any(isinstance(value, str) for value in slot):  # parameters (possibly traced)
+                slots[f"v{k}"] = jnp.stack([
+                    jnp.asarray(
+                        expressions[i].parameters[value] if isinstance(value, str) else value,
+                        dtype=dtype,
+                    )
+                    for i, value in zip(members, slot, strict=True)
+                ])
+            else:  # constants: one array known when compiling
+                slots[f"v{k}"] = jnp.asarray(np.array(slot), dtype=dtype)
+        stacks.append(slots)
+    return tuple(stacks)
+
+
 def evaluate_together(
-    expressions: list[Expression], x: Array, index: Mapping[str, int]
+    expressions: list[Expression],
+    x: Array,
+    index: Mapping[str, int],
+    values: tuple[dict[str, Array], ...] | None = None,
 ) -> Array:
     """The values of many expressions in state ``x``, one vectorised evaluation per shape.
 
@@ -359,35 +400,26 @@ def evaluate_together(
         expressions: the expressions.
         x: species amounts, shape ``(n_species,)``.
         index: maps species names to positions in ``x``.
+        values: the values they read, stacked by :func:`stacked_values` (computed here when
+            ``None``): stacked once outside a loop, the loop reads a few arrays rather than
+            every expression's parameters.
 
     Returns:
         ``(len(expressions),)`` values, in order.
     """
-    groups: dict[Node, list[int]] = {}
-    for i, expression in enumerate(expressions):
-        groups.setdefault(_template(expression.tree)[0], []).append(i)
+    if values is None:
+        values = stacked_values(expressions, x.dtype)
     results = jnp.zeros(len(expressions), x.dtype)
-    for shape, members in groups.items():
-        templates = [_template(expressions[i].tree) for i in members]
+    for (shape, members, templates), slots_v in zip(
+        _shape_groups(expressions), values, strict=True
+    ):
         slots_x = {
             f"s{k}": np.array([index[t[1][k]] for t in templates], dtype=np.int32)
             for k in range(len(templates[0][1]))
         }
-        slots_v = {}
-        for k in range(len(templates[0][2])):
-            slot = [t[2][k] for t in templates]
-            if any(isinstance(value, str) for value in slot):  # parameters (possibly traced)
-                slots_v[f"v{k}"] = jnp.stack([
-                    jnp.asarray(
-                        expressions[i].parameters[value] if isinstance(value, str) else value,
-                        dtype=x.dtype,
-                    )
-                    for i, value in zip(members, slot, strict=True)
-                ])
-            else:  # constants: one array known when compiling
-                slots_v[f"v{k}"] = jnp.asarray(np.array(slot), dtype=x.dtype)
-        values = jnp.broadcast_to(_evaluate(shape, x, slots_x, slots_v), (len(members),))
-        results = results.at[np.array(members)].set(values.astype(x.dtype))
+        slots_v = {name: value.astype(x.dtype) for name, value in slots_v.items()}
+        values_now = jnp.broadcast_to(_evaluate(shape, x, slots_x, slots_v), (len(members),))
+        results = results.at[np.array(members)].set(values_now.astype(x.dtype))
     return results
 
 
@@ -808,6 +840,7 @@ def general_rates(
     index: Mapping[str, int],
     *,
     available: Array | None = None,
+    values: tuple[dict[str, Array], ...] | None = None,
 ) -> Array:
     """The rates of many general rate laws, evaluated together (see :func:`evaluate_together`).
 
@@ -819,16 +852,18 @@ def general_rates(
             ``(len(laws),)`` flags of whose reactants are available: a negative, infinite or
             NaN value of an available reaction raises (:func:`equinox.branched_error_if`,
             naming the law).
+        values: the laws' values stacked by :func:`stacked_values`, or ``None``.
 
     Returns:
         ``(len(laws),)`` rates, in the dtype of ``x``.
     """
-    values = evaluate_together([law.expression for law in laws], x, index).astype(x.dtype)
+    expressions = [law.expression for law in laws]
+    rates = evaluate_together(expressions, x, index, values).astype(x.dtype)
     if available is None:
-        return values
-    invalid = available & ~((values >= 0) & jnp.isfinite(values))
+        return rates
+    invalid = available & ~((rates >= 0) & jnp.isfinite(rates))
     return eqx.branched_error_if(
-        values,
+        rates,
         jnp.any(invalid),
         jnp.argmax(invalid),
         [f"the rate law {law.expression} gave a negative or non-finite propensity" for law in laws],

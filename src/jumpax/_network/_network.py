@@ -30,7 +30,7 @@ from ._events import (
     as_expression,
 )
 from ._expressions import Expression as MathExpression
-from ._expressions import ExpressionKinetics, general_rates
+from ._expressions import ExpressionKinetics, general_rates, stacked_values
 from ._kinetics import AbstractKinetics, MassAction, mass_action_rates, parameters_in_domains
 
 if TYPE_CHECKING:
@@ -216,6 +216,35 @@ def _as_reaction(item: Reaction | tuple) -> Reaction:
     )
 
 
+class RateTable(eqx.Module):
+    """A network's rate parameters stacked the way its rate evaluation reads them.
+
+    :meth:`ReactionNetwork.with_rate_table` stacks them once, outside a simulation loop, so
+    that the loop reads a few arrays instead of one scalar per rate parameter (thousands for a
+    large SBML model: arguments that dominate compiling).
+
+    Attributes:
+        mass_action: ``(n,)`` rate constants of the mass-action reactions, in order.
+        general: the general rate laws' values, stacked per shape (see
+            :func:`~jumpax._network._expressions.stacked_values`).
+    """
+
+    mass_action: Array
+    general: tuple[dict[str, Array], ...]
+
+    @classmethod
+    def of(cls, network: ReactionNetwork) -> RateTable:
+        """The table of ``network``'s current parameters (JAX's default float dtype)."""
+        dtype = jnp.result_type(float)
+        kinetics = [r.kinetics for r in network.reactions]
+        constants = [k.rate_constant for k in kinetics if isinstance(k, MassAction)]
+        laws = [k.expression for k in kinetics if isinstance(k, ExpressionKinetics)]
+        return cls(
+            jnp.stack(constants).astype(dtype) if constants else jnp.zeros(0, dtype),
+            stacked_values(laws, dtype),
+        )
+
+
 class ReactionNetwork(eqx.Module):
     """A set of reactions among named species: the model simulated by :func:`jumpax.simulate`.
 
@@ -251,6 +280,7 @@ class ReactionNetwork(eqx.Module):
         observables: one function of the state per observable name, as modules: a math
             :class:`~jumpax.Expression` of the state entries' names, or a callable module.
         train_volume: whether gradients flow to :attr:`volume` (static).
+        rate_table: ``None``, or the rate parameters stacked by :meth:`with_rate_table`.
     """
 
     reactions: tuple[Reaction, ...]
@@ -264,6 +294,7 @@ class ReactionNetwork(eqx.Module):
     observable_names: tuple[str, ...] = eqx.field(static=True)
     observables: tuple[MathExpression | eqx.Module, ...]
     train_volume: bool = eqx.field(static=True)
+    rate_table: RateTable | None
 
     def __init__(
         self,
@@ -330,6 +361,7 @@ class ReactionNetwork(eqx.Module):
         self.species = species
         self.volume = check_positive("volume", volume)
         self.train_volume = bool(train_volume)
+        self.rate_table = None
         for reaction, reactants in zip(reactions, self.reactant_indices, strict=True):
             reaction.kinetics.check_reaction(reactants)
         self.variables = tuple(str(v) for v in variables)
@@ -528,6 +560,29 @@ class ReactionNetwork(eqx.Module):
         reactions_ok = parameters_in_domains([r.kinetics for r in self.reactions])
         return jnp.concatenate([volume_ok[None], reactions_ok])
 
+    def with_rate_table(self) -> ReactionNetwork:
+        """This network reading its rates from a :class:`RateTable`, stacked once.
+
+        The simulators call it before their loops, so that a loop reads a few stacked arrays
+        instead of one scalar per rate parameter. The parameters the table holds (mass-action
+        rate constants and general rate laws' values) are dropped from the reactions'
+        kinetics (set to ``None``): the network returned is for evaluating rates, not for
+        reading or training parameters, and changes to it are not seen by its table.
+        """
+        def held(network):
+            nodes = []
+            for reaction in network.reactions:
+                kinetics = reaction.kinetics
+                if isinstance(kinetics, MassAction):
+                    nodes.append(kinetics.k)
+                elif isinstance(kinetics, ExpressionKinetics):
+                    nodes.extend(kinetics.expression.parameters.values())
+            return nodes
+
+        table = RateTable.of(self)
+        reading = eqx.tree_at(held, self, replace_fn=lambda _: None) if held(self) else self
+        return eqx.tree_at(lambda n: n.rate_table, reading, table, is_leaf=lambda x: x is None)
+
     # ----------------------------------------------------------------------------- structure
     @property
     def time_events(self) -> tuple[TimeEvent, ...]:
@@ -669,15 +724,16 @@ class ReactionNetwork(eqx.Module):
         are converted to JAX's default float dtype first.
         """
         x = x.astype(jnp.result_type(float)) if jnp.issubdtype(x.dtype, jnp.integer) else x
+        table = self.rate_table if self.rate_table is not None else RateTable.of(self)
         reactants = self.reactant_indices
         kinetics = [r.kinetics for r in self.reactions]
         mass_action = [j for j, k in enumerate(kinetics) if isinstance(k, MassAction)]
         general = [j for j, k in enumerate(kinetics) if isinstance(k, ExpressionKinetics)]
         others = [j for j in range(self.n_reactions) if j not in mass_action + general]
         if mass_action:
-            ks = jnp.stack([kinetics[j].rate_constant for j in mass_action]).astype(x.dtype)
             grouped = mass_action_rates(
-                ks, [reactants[j] for j in mass_action], x, self.system_volume, exact=exact
+                table.mass_action.astype(x.dtype), [reactants[j] for j in mass_action], x,
+                self.system_volume, exact=exact,
             )
             if len(mass_action) == self.n_reactions:
                 return grouped
@@ -689,6 +745,7 @@ class ReactionNetwork(eqx.Module):
             grouped = general_rates(
                 [kinetics[j] for j in general], x, self.index,
                 available=None if available is None else available[np.array(general)],
+                values=table.general,
             )
             rates = rates.at[np.array(general)].set(grouped)
         if others:
@@ -770,8 +827,11 @@ class ReactionNetwork(eqx.Module):
                     f"reaction positions must lie in [0, {self.n_reactions}), got {positions}"
                 )
         x = x.astype(jnp.result_type(float))
-        ks = jnp.stack([r.kinetics.rate_constant for r in self.reactions]).astype(x.dtype)
-        return mass_action_rates(ks, self.reactant_indices, x, self.system_volume, which=which)
+        table = self.rate_table if self.rate_table is not None else RateTable.of(self)
+        return mass_action_rates(
+            table.mass_action.astype(x.dtype), self.reactant_indices, x, self.system_volume,
+            which=which,
+        )
 
     def ode_rates(self, x: Array) -> Array:
         """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""

@@ -392,6 +392,9 @@ class _Ensemble(eqx.Module):
         else:
             make_output = lambda x0: FinalState()  # noqa: E731
 
+        # The rate parameters are stacked once here, not in every step of the loop.
+        network = network.with_rate_table()
+
         def local(words, indices, x0, network, t0, t1):
             rng = jax.vmap(_random.seed)(words, indices)
             return _loop.run(network, self.solver, rng, x0, t0, t1, make_output, self.max_steps)
