@@ -221,6 +221,31 @@ def test_priorities_order_simultaneous_events():
         assert float(final[1]) == pytest.approx(expected), (first, second)
 
 
+def test_equal_priorities_fire_in_random_order_reproducibly():
+    # SBML test 01591's construction: a clock R (dR/dt = 1) reaches 0.01 every 0.01 time
+    # units; two events of equal priority both trigger, the first carried out resets R, and
+    # the other (not persistent) is dropped. Over 200 rounds each should win about half of
+    # them: Binomial(200, 1/2) has sd 7.1, so [70, 130] is +-4.2 sd. List order would give
+    # every round to the first.
+    state = ("R", "A", "B")
+    events = [
+        jx.StateEvent(_function("R >= 0.01", state),
+                      [("R", _function("0", state)), (counter, _function(f"{counter} + 1", state))],
+                      priority=_function("1", state), persistent=False)
+        for counter in ("A", "B")
+    ]
+    network = jx.ReactionNetwork(
+        [], species=state, x0={"R": 0.0, "A": 0.0, "B": 0.0}, variables=state,
+        rules=[RateRule("R", _function("1", state))], events=events,
+    )
+    model = jx.MeanFieldModel(network, rtol=1e-8, atol=1e-10, max_dt=0.005)
+    final = model(network.x0, 2.0).x
+    a, b = float(final[1]), float(final[2])
+    assert a + b == pytest.approx(200, abs=1)
+    assert 70 <= a <= 130, (a, b)
+    np.testing.assert_array_equal(model(network.x0, 2.0).x, final)  # same draws every solve
+
+
 @pytest.mark.parametrize("solver", sorted(JUMP_SOLVERS))
 def test_jump_solvers_refuse_delayed_events_by_name(solver):
     network = delayed_reset()

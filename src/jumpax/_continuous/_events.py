@@ -88,10 +88,14 @@ def triggers(network: ReactionNetwork, x: Array) -> Array:
 MAX_PENDING = 16
 """The most pending (delayed) firings one state event may have at a time."""
 
+TIE_SEED = 20_011
+"""The seed of the draws that break ties between equal priorities (see :func:`_execute_next`)."""
+
 Queue = dict | None
 """The pending firings of state events with SBML semantics (see :func:`scheduled`):
-``{"due": (n_state_events, MAX_PENDING) times (inf: free), "values": (..., n_assigned)}``,
-or ``None`` for a network without such events."""
+``{"due": (n_state_events, MAX_PENDING) times (inf: free), "values": (..., n_assigned),
+"draws": how many firings were carried out}``, or ``None`` for a network without such
+events."""
 
 
 def scheduled(network: ReactionNetwork) -> bool:
@@ -112,6 +116,7 @@ def empty_queue(network: ReactionNetwork, dtype: jnp.dtype) -> Queue:
     return {
         "due": jnp.full((len(events), MAX_PENDING), jnp.inf, dtype),
         "values": jnp.zeros((len(events), MAX_PENDING, width), dtype),
+        "draws": jnp.zeros((), jnp.uint32),
     }
 
 
@@ -161,7 +166,7 @@ def _schedule(
         values = values.at[k, slot].set(jnp.where(fire, row, values[k, slot]))
         if not event.persistent:
             due = due.at[k].set(jnp.where(trigger[k], due[k], jnp.inf))
-    return ~trigger, {"due": due, "values": values}
+    return ~trigger, {**queue, "due": due, "values": values}
 
 
 def _execute_next(
@@ -169,7 +174,10 @@ def _execute_next(
 ) -> tuple[Array, dict, Array]:
     """Carries out the due firing of highest priority, if any: ``(x, queue, executed)``.
 
-    Events without a priority come after those with one; ties go to list order.
+    Events without a priority come after those with one, in list order among themselves.
+    Firings tied at the highest explicit priority go in random order, as SBML requires: one
+    of them is drawn uniformly, from a stream seeded by :data:`TIE_SEED` and the number of
+    firings so far, so a solve is reproducible.
     """
     events = network.state_events
     due = queue["due"]
@@ -178,8 +186,15 @@ def _execute_next(
         lowest if event.priority is None else jnp.maximum(event.priority(x), lowest / 2)
         for event in events
     ]).astype(x.dtype)
-    score = jnp.where(due <= t, priority[:, None], -jnp.inf)
-    chosen = jnp.argmax(score.reshape(-1))
+    score = jnp.where(due <= t, priority[:, None], -jnp.inf).reshape(-1)
+    explicit = np.repeat([event.priority is not None for event in events], MAX_PENDING)
+    tied = explicit & (score == jnp.max(score))
+    draw = jax.random.uniform(
+        jax.random.fold_in(jax.random.key(TIE_SEED), queue["draws"]), score.shape
+    )
+    chosen = jnp.where(
+        jnp.any(tied), jnp.argmax(jnp.where(tied, draw, -1.0)), jnp.argmax(score)
+    )
     k_chosen, slot = chosen // MAX_PENDING, chosen % MAX_PENDING
     executed = jnp.any(due <= t)
     for k, event in enumerate(events):
@@ -187,7 +202,8 @@ def _execute_next(
         held = queue["values"][k, slot] if event.values_at_trigger else None
         x = _assign(network, event.assignments, x, fire, f"state event {k}", held)
     due = due.at[k_chosen, slot].set(jnp.where(executed, jnp.inf, due[k_chosen, slot]))
-    return x, {**queue, "due": due}, executed
+    draws = queue["draws"] + executed.astype(jnp.uint32)
+    return x, {**queue, "due": due, "draws": draws}, executed
 
 
 def _settle_scheduled(

@@ -182,8 +182,10 @@ class StateEvent(eqx.Module):
     Langevin model). With a ``delay``, a firing at ``t`` is carried out at ``t + delay(x)``
     (the delay read at ``t``), with the values the assignments had at ``t`` unless
     ``values_at_trigger=False`` (then at execution). Events due at one time are carried out one
-    at a time, highest ``priority(x)`` first (events without a priority after those with one,
-    then in list order), the triggers checked again after each. A non-``persistent`` event's
+    at a time, highest ``priority(x)`` first (ties between equal priorities in random order,
+    as SBML requires, from a fixed seed so that a solve is reproducible; events without a
+    priority after those with one, in list order), the triggers checked again after each.
+    A non-``persistent`` event's
     pending firings are dropped as soon as its trigger is false.
 
     Attributes:
