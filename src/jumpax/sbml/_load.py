@@ -1003,6 +1003,13 @@ class _Loader:
             # Changes of the state that are not whole numbers of molecules (a variable or
             # fractional stoichiometry, a conversion factor): one net-rate flux per species.
             signed = [(sid, ("minus", change)) for sid, change in sides[0]] + sides[1]
+            # A stoichiometry reads global parameters, which local ones of the same name would
+            # shadow in the flux's expression: those enter as their values.
+            shadowed = {
+                ("param", p): ("const", float(self.initial_value(p)))
+                for _, change in signed for p in names(change, "param") if p in local
+            }
+            signed = [(sid, _replaced(change, shadowed)) for sid, change in signed]
             return [
                 Reaction(f"0 -> {sid}", kinetics(("times", change, tree), f"{where} ({sid})"),
                          f"{name} ({sid})", reversible=True)
