@@ -1053,6 +1053,9 @@ class _Loader:
         trigger = event.getTrigger()
         if trigger is None or not trigger.isSetMath():
             return None  # without a trigger (Level 3 Version 2) it never fires
+        values_at_trigger = (
+            event.getUseValuesFromTriggerTime() if event.isSetUseValuesFromTriggerTime() else True
+        )
         assignments = []
         for assignment in event.getListOfEventAssignments():
             if not assignment.isSetMath():
@@ -1064,6 +1067,16 @@ class _Loader:
                     f"{where} assigns {variable!r}, which is neither a variable species nor a "
                     "parameter or compartment"
                 )
+            compartment = None if species is None else species.getCompartment()
+            if ("delay" in timing and values_at_trigger and not self.in_amounts(variable)
+                    and (compartment in self.variables or compartment in self.rules)):
+                # The value is held from the trigger, its conversion to an amount needs the
+                # size at execution: no held scalar carries that.
+                raise ValueError(
+                    f"{where}: a delayed assignment with values from the trigger time to the "
+                    f"concentration of {variable!r}, whose compartment {compartment!r} changes "
+                    "size, is not supported"
+                )
             what = f"{where}, the assignment to {variable!r}"
             tree = self.translate(assignment.getMath(), self.resolve, what)
             assignments.append((variable, self.expression(self.amount_tree(variable, tree), what)))
@@ -1072,9 +1085,6 @@ class _Loader:
         tree = self.translate(trigger.getMath(), self.resolve, f"the trigger of {where}")
         initial_value = trigger.getInitialValue()
         persistent = trigger.getPersistent() if trigger.isSetPersistent() else True
-        values_at_trigger = (
-            event.getUseValuesFromTriggerTime() if event.isSetUseValuesFromTriggerTime() else True
-        )
         scheduled = bool(timing) or not persistent
         time = self.trigger_time(tree, where)
         if time is not None and not scheduled and (time > 0 or initial_value):
