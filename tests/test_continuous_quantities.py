@@ -221,6 +221,21 @@ def test_priorities_order_simultaneous_events():
         assert float(final[1]) == pytest.approx(expected), (first, second)
 
 
+def test_a_trigger_true_for_less_than_a_step_is_not_stepped_over():
+    # K grows at rate 1, so the adaptive solver takes one long step; the trigger holds only
+    # for K in (4.5, 4.6). The levels it compares (K - 4.5, K - 4.6) change sign within the
+    # step, which finds the window (SBML test 01581 has one of 0.6 time units).
+    state = ("K", "Y")
+    network = jx.ReactionNetwork(
+        [], species=state, x0={"K": 0.0, "Y": 0.0}, variables=state,
+        rules=[RateRule("K", _function("1", state))],
+        events=[jx.StateEvent(_function("K > 4.5 && K < 4.6", state),
+                              [("Y", _function("Y + 1", state))], initial_value=False)],
+    )
+    results = jx.MeanFieldModel(network)(network.x0, 10.0, save_at=jnp.array([4.4, 4.55, 10.0]))
+    np.testing.assert_allclose(results.x[:, 1], [0.0, 1.0, 1.0])
+
+
 def test_equal_priorities_fire_in_random_order_reproducibly():
     # SBML test 01591's construction: a clock R (dR/dt = 1) reaches 0.01 every 0.01 time
     # units; two events of equal priority both trigger, the first carried out resets R, and

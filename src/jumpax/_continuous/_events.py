@@ -31,6 +31,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._network._events import Assignments
+from .._network._expressions import StateFunction, compared_differences
 from .._network._network import ReactionNetwork
 
 
@@ -83,6 +84,29 @@ def _assign(
 def triggers(network: ReactionNetwork, x: Array) -> Array:
     """The state events' triggers in ``x`` (rules applied), ``(n_state_events,)`` booleans."""
     return jnp.asarray([event.trigger(x) for event in network.state_events], dtype=bool)
+
+
+def _level_functions(network: ReactionNetwork) -> list[StateFunction]:
+    """The differences the state events' triggers compare, as functions of the state.
+
+    One per order comparison in a trigger that is a :class:`~jumpax.StateFunction` (see
+    :func:`~jumpax._network._expressions.compared_differences`).
+    """
+    return [
+        StateFunction(difference, event.trigger.species)
+        for event in network.state_events
+        if isinstance(event.trigger, StateFunction)
+        for difference in compared_differences(event.trigger.expression)
+    ]
+
+
+def trigger_levels(network: ReactionNetwork, x: Array) -> Array:
+    """The levels the state events' triggers compare, in ``x``: ``(n_levels,)``.
+
+    A trigger built from comparisons can change only where one of them changes sign.
+    """
+    levels = [level(x) for level in _level_functions(network)]
+    return jnp.stack(levels).astype(x.dtype) if levels else jnp.zeros(0, x.dtype)
 
 
 MAX_PENDING = 16

@@ -37,24 +37,33 @@ def _rates_of_change(network: ReactionNetwork, t: Array, x: Array) -> Array:
 
 def _reaction_rate_field(t: Array, x: Array, args: tuple[ReactionNetwork, Array]) -> Array:
     """The reaction-rate equations as a Diffrax vector field, with the rules applied."""
-    network, _ = args
+    network = args[0]
     return _rates_of_change(network, t, x)
 
 
-def _trigger_changed(t: Array, y: Array, args: tuple[ReactionNetwork, Array], **kwargs) -> Array:
-    """The Diffrax event ending a piece: 1 once a trigger differs from its start, else -1."""
+def _piece_end(t: Array, y: Array, args: tuple, **kwargs) -> Array:
+    """The Diffrax event ending a piece: negative until a trigger may have changed.
+
+    It turns non-negative once a trigger differs from its value at the piece's start, or
+    once a level a trigger compares (:func:`_events.trigger_levels`) first changes sign:
+    ``signs`` holds their signs at the start (0 for a level exactly at 0 there, left out).
+    Watching the levels finds a trigger that is true for less than a step; the levels
+    change continuously, so the switch is located as precisely as a trigger's own.
+    """
     del kwargs
-    network, start = args
+    network, start, signs = args
     y = network.apply_rules(network.at_time(y, t))
     changed = jnp.any(_events.triggers(network, y) != start)
-    return jnp.where(changed, 1.0, -1.0).astype(y.dtype)
+    levels = signs * _events.trigger_levels(network, y)
+    nearest = jnp.min(jnp.where(signs != 0, levels, 1.0), initial=1.0)
+    return jnp.where(changed, 1.0, -jnp.minimum(nearest, 1.0)).astype(y.dtype)
 
 
 class _FirstSwitch(optx.Bisection):
-    """Bisection for the time a step function switches from negative to positive.
+    """Bisection for the time a piece's event function (:func:`_piece_end`) turns non-negative.
 
     It halves the bracket until no float lies strictly inside and returns its upper end, the
-    first time known to be past the switch (the trigger has changed there).
+    first time known to be past the switch (a trigger or a level has changed there).
     ``optimistix.Bisection`` needs the function to approach 0, which a step never does.
     """
 
@@ -199,10 +208,11 @@ def _solve_batch(
     network = model.network.with_rate_table()  # stacked once, not in every step
     event = None
     if network.state_events:
-        event = diffrax.Event(_trigger_changed, _FirstSwitch(rtol=0.0, atol=0.0, flip=False))
+        event = diffrax.Event(_piece_end, _FirstSwitch(rtol=0.0, atol=0.0, flip=False))
 
     def advance(carry, x, armed, t, t_next):
         start = _events.triggers(network, x)
+        signs = jnp.sign(_events.trigger_levels(network, x))
         # An event whose trigger an assignment just turned true fires at once.
         t_next = jnp.where(jnp.any(start & armed), t, t_next)
         saves = [diffrax.SubSaveAt(t1=True)]
@@ -215,7 +225,7 @@ def _solve_batch(
             t_next,
             dt0=None,
             y0=x,
-            args=(network, start),
+            args=(network, start, signs),
             saveat=diffrax.SaveAt(subs=saves),
             stepsize_controller=diffrax.PIDController(
                 rtol=model.rtol, atol=model.atol, dtmax=model.max_dt

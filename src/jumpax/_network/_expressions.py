@@ -345,6 +345,23 @@ def _template(tree: Node) -> tuple[Node, tuple[str, ...], tuple[float | str, ...
     return visit(tree), tuple(species), tuple(values)
 
 
+def compared_differences(expression: Expression) -> tuple[Expression, ...]:
+    """``a - b`` for every order comparison (``a < b``, ``a >= b``, ...) in the expression.
+
+    A condition built from comparisons can only change where one of these differences
+    changes sign: the continuous models watch them to find every change, even one that lasts
+    less than a step. Chained comparisons (``a < b < c``) give one difference per pair.
+    """
+    differences = []
+    for node, _ in _walk(expression.tree):
+        if node[0] in ("lt", "leq", "gt", "geq"):
+            for a, b in zip(node[1:-1], node[2:], strict=True):
+                tree = ("minus", a, b)
+                used = names(tree, "param")
+                differences.append(Expression(tree, {p: expression.parameters[p] for p in used}))
+    return tuple(differences)
+
+
 def _shape_groups(expressions: list[Expression]) -> list[tuple[Node, list[int], list[tuple]]]:
     """The expressions grouped by shape: ``(shape, members, their templates)`` per group."""
     groups: dict[Node, list[int]] = {}

@@ -1068,7 +1068,8 @@ class _Loader:
                     "parameter or compartment"
                 )
             compartment = None if species is None else species.getCompartment()
-            if ("delay" in timing and values_at_trigger and not self.in_amounts(variable)
+            if (species is not None and "delay" in timing and values_at_trigger
+                    and not self.in_amounts(variable)
                     and (compartment in self.variables or compartment in self.rules)):
                 # The value is held from the trigger, its conversion to an amount needs the
                 # size at execution: no held scalar carries that.
