@@ -236,6 +236,25 @@ def test_a_trigger_true_for_less_than_a_step_is_not_stepped_over():
     np.testing.assert_allclose(results.x[:, 1], [0.0, 1.0, 1.0])
 
 
+def test_a_level_at_its_threshold_up_to_rounding_does_not_stall_the_solve():
+    # SBML test 01261: P grows as exp(0.01 t) and the trigger 0.01 P > 0.0105 is crossed so
+    # slowly that after the crossing the level sits within rounding of 0 for many steps; its
+    # sign must not be watched there (it flickers), or the solve ends piece after piece.
+    state = ("P", "Q")
+    network = jx.ReactionNetwork(
+        [], species=state, x0={"P": 1.0, "Q": 10.0}, variables=state,
+        rules=[RateRule("P", _function("0.01 * P", state))],
+        events=[jx.StateEvent(_function("0.01 * P > 0.0105", state),
+                              [("Q", _function("5", state))])],
+    )
+    with jax.enable_x64(True):  # as the SBML suite runs
+        results = jx.MeanFieldModel(network, rtol=1e-10, atol=1e-14)(
+            jnp.array([1.0, 10.0]), 10.0, save_at=jnp.array([4.8, 4.9, 10.0])
+        )
+    assert not bool(results.overflow)
+    np.testing.assert_allclose(results.x[:, 1], [10.0, 5.0, 5.0])
+
+
 def test_equal_priorities_fire_in_random_order_reproducibly():
     # SBML test 01591's construction: a clock R (dR/dt = 1) reaches 0.01 every 0.01 time
     # units; two events of equal priority both trigger, the first carried out resets R, and

@@ -53,6 +53,8 @@ ONCE_WRONG = {
     "01627": "equal priorities in random order",
     "01121": "a stoichiometry reading a global parameter that a local one shadows",
     "01581": "a trigger true for less than the output interval",
+    "01261": "a trigger level that stays within rounding of its threshold",
+    "01293": "a trigger level that stays within rounding of its threshold",
 }
 """Cases outside the sample that jumpax once got wrong, and what they test."""
 

@@ -86,27 +86,28 @@ def triggers(network: ReactionNetwork, x: Array) -> Array:
     return jnp.asarray([event.trigger(x) for event in network.state_events], dtype=bool)
 
 
-def _level_functions(network: ReactionNetwork) -> list[StateFunction]:
-    """The differences the state events' triggers compare, as functions of the state.
+LEVEL_TOLERANCE = 1024
+"""A level within this many machine epsilons of its operands' magnitude counts as 0."""
 
-    One per order comparison in a trigger that is a :class:`~jumpax.StateFunction` (see
-    :func:`~jumpax._network._expressions.compared_differences`).
+
+def trigger_level_signs(network: ReactionNetwork, x: Array) -> Array:
+    """The signs of the levels the state events' triggers compare, in ``x``: ``(n_levels,)``.
+
+    One entry per order comparison ``a < b`` (``a >= b``, ...) in a trigger that is a
+    :class:`~jumpax.StateFunction`: the sign of ``a - b``, 0 where it is within
+    :data:`LEVEL_TOLERANCE` epsilons of ``|a| + |b|`` (at the threshold, up to rounding). A
+    trigger built from comparisons can change only where one of them changes sign. Empty
+    where there are none.
     """
-    return [
-        StateFunction(difference, event.trigger.species)
-        for event in network.state_events
-        if isinstance(event.trigger, StateFunction)
-        for difference in compared_differences(event.trigger.expression)
-    ]
-
-
-def trigger_levels(network: ReactionNetwork, x: Array) -> Array:
-    """The levels the state events' triggers compare, in ``x``: ``(n_levels,)``.
-
-    A trigger built from comparisons can change only where one of them changes sign.
-    """
-    levels = [level(x) for level in _level_functions(network)]
-    return jnp.stack(levels).astype(x.dtype) if levels else jnp.zeros(0, x.dtype)
+    signs = []
+    for event in network.state_events:
+        if isinstance(event.trigger, StateFunction):
+            for difference, magnitude in compared_differences(event.trigger.expression):
+                level = StateFunction(difference, event.trigger.species)(x)
+                scale = StateFunction(magnitude, event.trigger.species)(x)
+                tolerance = LEVEL_TOLERANCE * jnp.finfo(x.dtype).eps * scale
+                signs.append(jnp.where(jnp.abs(level) > tolerance, jnp.sign(level), 0.0))
+    return jnp.stack(signs).astype(x.dtype) if signs else jnp.zeros(0, x.dtype)
 
 
 MAX_PENDING = 16

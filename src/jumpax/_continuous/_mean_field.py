@@ -45,18 +45,16 @@ def _piece_end(t: Array, y: Array, args: tuple, **kwargs) -> Array:
     """The Diffrax event ending a piece: negative until a trigger may have changed.
 
     It turns non-negative once a trigger differs from its value at the piece's start, or
-    once a level a trigger compares (:func:`_events.trigger_levels`) first changes sign:
-    ``signs`` holds their signs at the start (0 for a level exactly at 0 there, left out).
-    Watching the levels finds a trigger that is true for less than a step; the levels
-    change continuously, so the switch is located as precisely as a trigger's own.
+    once a level a trigger compares (see :func:`_events.trigger_level_signs`) leaves the sign
+    it had there (``signs``; levels at 0 there are left out, the trigger change still ends
+    the piece). Watching the levels finds a trigger that is true for less than a step.
     """
     del kwargs
     network, start, signs = args
     y = network.apply_rules(network.at_time(y, t))
     changed = jnp.any(_events.triggers(network, y) != start)
-    levels = signs * _events.trigger_levels(network, y)
-    nearest = jnp.min(jnp.where(signs != 0, levels, 1.0), initial=1.0)
-    return jnp.where(changed, 1.0, -jnp.minimum(nearest, 1.0)).astype(y.dtype)
+    left = jnp.any((signs != 0) & (_events.trigger_level_signs(network, y) != signs))
+    return jnp.where(changed | left, 1.0, -1.0).astype(y.dtype)
 
 
 class _FirstSwitch(optx.Bisection):
@@ -212,7 +210,7 @@ def _solve_batch(
 
     def advance(carry, x, armed, t, t_next):
         start = _events.triggers(network, x)
-        signs = jnp.sign(_events.trigger_levels(network, x))
+        signs = _events.trigger_level_signs(network, x)
         # An event whose trigger an assignment just turned true fires at once.
         t_next = jnp.where(jnp.any(start & armed), t, t_next)
         saves = [diffrax.SubSaveAt(t1=True)]

@@ -345,21 +345,24 @@ def _template(tree: Node) -> tuple[Node, tuple[str, ...], tuple[float | str, ...
     return visit(tree), tuple(species), tuple(values)
 
 
-def compared_differences(expression: Expression) -> tuple[Expression, ...]:
-    """``a - b`` for every order comparison (``a < b``, ``a >= b``, ...) in the expression.
+def compared_differences(expression: Expression) -> tuple[tuple[Expression, Expression], ...]:
+    """``(a - b, |a| + |b|)`` for every order comparison (``a < b``, ``a >= b``, ...) in it.
 
-    A condition built from comparisons can only change where one of these differences
-    changes sign: the continuous models watch them to find every change, even one that lasts
-    less than a step. Chained comparisons (``a < b < c``) give one difference per pair.
+    A condition built from comparisons can only change where one of the differences changes
+    sign: the continuous models watch them to find every change, even one that lasts less
+    than a step; the magnitude tells a difference at rounding level from a real one. Chained
+    comparisons (``a < b < c``) give one pair per neighbouring two.
     """
-    differences = []
+    pairs = []
     for node, _ in _walk(expression.tree):
         if node[0] in ("lt", "leq", "gt", "geq"):
             for a, b in zip(node[1:-1], node[2:], strict=True):
-                tree = ("minus", a, b)
-                used = names(tree, "param")
-                differences.append(Expression(tree, {p: expression.parameters[p] for p in used}))
-    return tuple(differences)
+                trees = (("minus", a, b), ("plus", ("abs", a), ("abs", b)))
+                pairs.append(tuple(
+                    Expression(tree, {p: expression.parameters[p] for p in names(tree, "param")})
+                    for tree in trees
+                ))
+    return tuple(pairs)
 
 
 def _shape_groups(expressions: list[Expression]) -> list[tuple[Node, list[int], list[tuple]]]:
