@@ -259,10 +259,10 @@ def _settle_unsure(
 ) -> Array:
     """``r`` with the compensated :func:`select` in the unsure rows.
 
-    Unsure rows are rare (a few per thousand at the largest blocks): up to ``UNSURE_ROWS`` of
-    them are gathered and selected again, which costs far less than selecting every row
-    again; more than that (a batch built near a boundary, as in tests), every row is; none,
-    nothing runs.
+    Unsure rows are rare (about one in a thousand at blocks of 40): a single one is selected
+    again alone (found by an argmax, the common case), up to ``UNSURE_ROWS`` are gathered
+    (found by a top-k, which sorts the batch), more than that (a batch built near a
+    boundary, as in tests) reselects every row; none, nothing runs.
     """
     k = min(UNSURE_ROWS, a.shape[0])
     rank = a.shape[0] - jnp.arange(a.shape[0])  # positive: unsure rows outrank the others
@@ -270,11 +270,15 @@ def _settle_unsure(
     def every_row():
         return jnp.where(unsure, jax.vmap(select)(a, bits, totals), r)
 
+    def one_row():
+        row = jnp.argmax(unsure)
+        return r.at[row].set(select(a[row], bits[row], None if totals is None else totals[row]))
+
     def a_few_rows():
         score, rows = jax.lax.top_k(jnp.where(unsure, rank, 0), k)  # k distinct rows
         chosen = jax.vmap(select)(a[rows], bits[rows], None if totals is None else totals[rows])
         return r.at[rows].set(jnp.where(score > 0, chosen, r[rows]), unique_indices=True)
 
     count = jnp.sum(unsure, dtype=jnp.int32)
-    branch = jnp.where(count == 0, 0, jnp.where(count <= k, 1, 2))
-    return jax.lax.switch(branch, [lambda: r, a_few_rows, every_row])
+    branch = jnp.where(count <= 1, count, jnp.where(count <= k, 2, 3))
+    return jax.lax.switch(branch, [lambda: r, one_row, a_few_rows, every_row])
