@@ -246,8 +246,10 @@ def run(
         no = jnp.zeros(batch, bool)
         stop = s.stop if time_events else next_stop(s.timed, s.output)
         k_event = stop.k_event
+        # A finished trajectory, or one out of budget, keeps its counts whatever it draws.
+        allowed = ~s.done & (s.steps < max_steps)
         x, t, code, solver_state, rng = solver.step(
-            network, s.x, s.t, stop.t, s.solver_state, s.rng
+            network, s.x, s.t, stop.t, s.solver_state, s.rng, allowed
         )
         # Static shortcuts keep the decisions short: XLA repeats them in every consumer.
         arrived = code == STOPPED
@@ -281,10 +283,13 @@ def run(
         accept = live & ~over
         # Only what outlives a trajectory's end is guarded: once done (finished, out of budget
         # or stopped by an invalid assignment) its clock, solver state and streams are unused.
-        # The solver observes the guarded counts, the array the loop carries: reading the
-        # counts before the guard would make XLA recompute the step inside the propensities
-        # and copy the carried counts every iteration.
-        x = jnp.where(accept[:, None], x, s.x)
+        # The step kept the counts of the trajectories it was not allowed to move; rules and
+        # events may have changed them since. The solver observes the guarded counts, the
+        # array the loop carries: reading the counts before the guard would make XLA
+        # recompute the step inside the propensities and copy the carried counts every
+        # iteration.
+        if settles or time_events:
+            x = jnp.where(accept[:, None], x, s.x)
         solver_state, rng = solver.observe(network, x, t, code, changed, solver_state, rng)
         fired = accept & fire
         output = s.output.update(x, t.hi, code, fired, accept & at_save)

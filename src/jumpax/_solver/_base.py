@@ -92,6 +92,7 @@ class AbstractSolver(eqx.Module):
         t_stop: Array,
         state: PyTree,
         rng: Array,
+        allowed: Array,
     ) -> tuple[Array, Clock, Array, PyTree, Array]:
         """One step of every trajectory of the batch toward ``t_stop``.
 
@@ -102,6 +103,10 @@ class AbstractSolver(eqx.Module):
             t_stop: ``(batch,)`` stop times; a step never goes past its stop time.
             state: the solver's state.
             rng: ``(batch, 4)`` random streams.
+            allowed: ``(batch,)`` whether each trajectory may change its counts. The others
+                (finished, or out of step budget: the loop discards their step) keep them,
+                while the code still says what the step would have done; masking the update
+                here spares the loop a pass over every count to undo it.
 
         Returns:
             ``(x, t, code, state, rng)`` after the step: counts, times, the step code

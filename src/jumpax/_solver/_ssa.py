@@ -209,21 +209,22 @@ class AbstractSSA(AbstractSolver):
         t_next, r, bits, rng = self._draw(network, kept if blocked else a, totals, t, rng)
         return SSAState(kept, totals, t_next, r, bits), rng
 
-    def step(self, network, x, t, t_stop, state, rng):
+    def step(self, network, x, t, t_stop, state, rng, allowed):
         """Fires the drawn reaction, or stops at ``t_stop`` if it lies beyond."""
         fire = state.t_next.not_after(t_stop)
+        changes = fire & allowed
         if self.reuses_bits or network.n_species < SPARSE_FROM:
             stoichiometry = jnp.asarray(network.stoichiometry, x.dtype)
             fired = jax.vmap(self.update, in_axes=(0, 0, 0, 0, None))(
                 state.bits, x, state.a, state.r_next, stoichiometry
             )
-            x = jnp.where(fire[:, None], fired, x)
+            x = jnp.where(changes[:, None], fired, x)
         else:
             # The fired reaction's net changes only: no pass over every species, and no
             # dense stoichiometry matrix in the program.
             species, delta = network.net_changes
             rows = jnp.arange(x.shape[0])[:, None]
-            change = jnp.where(fire[:, None], jnp.asarray(delta, x.dtype)[state.r_next], 0)
+            change = jnp.where(changes[:, None], jnp.asarray(delta, x.dtype)[state.r_next], 0)
             x = x.at[rows, jnp.asarray(species)[state.r_next]].add(change)
         # A stop is a given time (nothing to compensate); not reading the loop's clock lets
         # XLA drop it from the loop state when nothing else reads it.

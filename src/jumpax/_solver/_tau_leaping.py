@@ -283,7 +283,7 @@ class TauLeaping(AbstractSolver):
         leaps = jax.vmap(lambda words: jax.vmap(_random.seed, in_axes=(None, 0))(words, seeds))(rng)
         return TauLeapingState(jnp.zeros(batch, jnp.int32), leaps), rng
 
-    def step(self, network, x, t, t_stop, state, rng):
+    def step(self, network, x, t, t_stop, state, rng, allowed):
         """A leap, an exact step, or a stop; a leap that would make a count negative is rejected.
 
         The Poisson draws are skipped in iterations where no trajectory leaps.
@@ -305,7 +305,7 @@ class TauLeaping(AbstractSolver):
         accept = jnp.all(x_new >= 0, axis=1)
         nothing = reaches & ~jnp.any(firings > 0, axis=1)
         code = jnp.where(accept, jnp.where(nothing, STOPPED, LEAPED), REJECTED)
-        x = jnp.where(accept[:, None], x_new, x)
+        x = jnp.where((accept & allowed)[:, None], x_new, x)
         t = select(accept, select(reaches, Clock.at(t_stop), t.advance(tau)), t)
         halvings = jnp.where(accept, 0, state.halvings + 1)
         return x, t, code, TauLeapingState(halvings, leaps), rng
