@@ -12,6 +12,7 @@ from jumpax._solver._selection import (
     TWO_LEVEL_FROM,
     UNSURE_ROWS,
     _plain_batch,
+    block_layout,
     block_totals,
     padded,
     select,
@@ -73,8 +74,9 @@ def test_select_matches_exact_arithmetic(n):
     else:
         # A block by the first uniform, then a reaction inside it by the second (here the
         # same words, so the same uniform).
-        width = math.isqrt(n - 1) + 1
-        blocks = np.pad(a, (0, width * width - n)).reshape(width, width)
+        count, width = block_layout(n)
+        assert width & (width - 1) == 0 and width <= math.sqrt(n) * 1.5 and count * width >= n
+        blocks = np.pad(a, (0, count * width - n)).reshape(count, width)
         block, close = inverse(blocks.sum(axis=1, dtype=np.float32), u)
         inside = [inverse(blocks[b], u[j : j + 1]) for j, b in enumerate(block)]
         expected = block * width + np.asarray([i[0][0] for i in inside])
@@ -132,8 +134,8 @@ def test_tiny_reactions_fire_with_their_probability_wherever_they_are_listed(rat
     if len(a) >= TWO_LEVEL_FROM:
         # Two levels: the first uniform picks the tiny reaction's block (its middle), the
         # second, enumerated below, picks inside the block.
-        width = math.isqrt(len(a) - 1) + 1
-        blocks = np.pad(a, (0, width * width - len(a))).reshape(width, width)
+        count, width = block_layout(len(a))
+        blocks = np.pad(a, (0, count * width - len(a))).reshape(count, width)
         totals = np.cumsum(blocks.sum(axis=1).astype(np.float64))
         b = tiny // width
         middle = (totals[b] - blocks[b].sum() / 2) / totals[-1]

@@ -17,8 +17,6 @@ so the cost is about ``n + 12 sqrt(n)`` operations rather than ``6 n log2(n)``.
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -93,26 +91,31 @@ def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple
     return p, e + (u_hi * total_lo + u_lo * total_hi)
 
 
-def block_width(n: int) -> int:
-    """The two-level search's block width for ``n`` reactions: ``ceil(sqrt(n))`` (``w``)."""
-    return math.isqrt(n - 1) + 1
+def block_layout(n: int) -> tuple[int, int]:
+    """The two-level search's blocks for ``n`` reactions: ``(number of blocks, width)``.
+
+    The width is a power of two near ``sqrt(n)`` (``2**floor(b / 2)`` for ``n - 1`` of ``b``
+    bits), so a block's pairwise sum (:func:`row_sums`) halves evenly to the end, and there are
+    ``ceil(n / width)`` blocks (between about ``sqrt(n)`` and ``2 sqrt(n)``). A padded
+    length has the same layout, so the layout of :func:`padded` propensities is theirs.
+    """
+    width = 1 << ((n - 1).bit_length() // 2)
+    return -(-n // width), width
 
 
 def padded(a: Array) -> Array:
-    """``a`` zero-padded along its last axis to ``w * w`` entries, ``w = block_width(n)``."""
+    """``a`` zero-padded along its last axis to a whole number of blocks (:func:`block_layout`)."""
     n = a.shape[-1]
-    width = block_width(n)
-    return jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width * width - n)])
+    count, width = block_layout(n)
+    return jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, count * width - n)])
 
 
 def _blocks(a: Array) -> Array:
-    """The two-level search's blocks: ``(..., w, w)`` for ``a`` of shape ``(..., n)``.
+    """The two-level search's blocks: ``(..., blocks, width)`` for ``a`` of shape ``(..., n)``.
 
-    The last axis is zero-padded to ``w * w`` entries (:func:`padded`) and cut into ``w``
-    blocks of ``w``.
+    The last axis is zero-padded to whole blocks (:func:`padded`) and cut into blocks.
     """
-    width = block_width(a.shape[-1])
-    return padded(a).reshape(a.shape[:-1] + (width, width))
+    return padded(a).reshape(a.shape[:-1] + block_layout(a.shape[-1]))
 
 
 def row_sums(x: Array) -> Array:
@@ -244,7 +247,8 @@ def select_batch(a: Array, bits: Array, totals: Array | None = None) -> Array:
         width = blocks.shape[-1]
         totals = row_sums(blocks) if totals is None else totals
         b, unsure_block = _plain_batch(totals, u_hi + u_lo)
-        # b < width: the count of cumulative sums at or below a target under the total.
+        # b < the number of blocks: the count of cumulative sums at or below a target
+        # under the total.
         inner = jnp.take_along_axis(
             blocks, b[:, None, None], axis=1, mode="promise_in_bounds"
         )[:, 0]

@@ -86,9 +86,9 @@ class SSAState(eqx.Module):
 
     Attributes:
         a: ``(batch, n_reactions)`` propensities of the current state (``(batch, 0)`` when
-            neither the steps nor sparse updates read them; zero-padded to ``w * w`` entries
-            with block totals).
-        totals: ``(batch, w)`` block totals of the two-level search, kept up to date with
+            neither the steps nor sparse updates read them; zero-padded to whole blocks
+            with block totals, see :func:`~jumpax._solver._selection.block_layout`).
+        totals: ``(batch, blocks)`` block totals of the two-level search, kept up to date with
             sparse updates for solvers with :attr:`AbstractSSA.keeps_block_totals`
             (``(batch, 0)`` otherwise).
         t_next: the drawn next event's time (``inf`` if nothing can fire).
@@ -257,10 +257,10 @@ class AbstractSSA(AbstractSolver):
             if totals.shape[-1]:
                 # The totals of the blocks holding those propensities, summed again in the
                 # same order as from scratch (so the same values).
-                width = totals.shape[-1]
+                count, width = selection.block_layout(fresh.shape[-1])
                 blocks = jnp.asarray(touched_blocks(dependents, width))[fired]
                 rows_of_blocks = jnp.take_along_axis(
-                    fresh.reshape(-1, width, width), blocks[:, :, None], axis=1,
+                    fresh.reshape(-1, count, width), blocks[:, :, None], axis=1,
                     mode="promise_in_bounds",
                 )
                 totals = totals.at[rows, blocks].set(selection.row_sums(rows_of_blocks))
