@@ -35,16 +35,16 @@ def _rates_of_change(network: ReactionNetwork, t: Array, x: Array) -> Array:
     return network.ode_rhs(t, network.apply_rules(network.at_time(x, t)))
 
 
-def _reaction_rate_field(t: Array, x: Array, args: tuple[ReactionNetwork, Array]) -> Array:
+def _reaction_rate_field(t: Array, x: Array, args: tuple) -> Array:
     """The reaction-rate equations as a Diffrax vector field, with the rules applied."""
     network = args[0]
     return _rates_of_change(network, t, x)
 
 
 def _piece_end(t: Array, y: Array, args: tuple, **kwargs) -> Array:
-    """The Diffrax event ending a piece: negative until a trigger may have changed.
+    """The Diffrax event ending a piece: -1 until a trigger may have changed, then 1.
 
-    It turns non-negative once a trigger differs from its value at the piece's start, or
+    It turns to 1 once a trigger differs from its value at the piece's start, or
     once a level a trigger compares (see :func:`_events.trigger_level_signs`) leaves the sign
     it had there (``signs``; levels at 0 there are left out, the trigger change still ends
     the piece). Watching the levels finds a trigger that is true for less than a step.
