@@ -413,6 +413,7 @@ def test_rate_table_gives_the_same_rates_and_gradients():
     net = _mixed_network()
     tabled = net.with_rate_table()
     assert net.rate_table is None and tabled.rate_table is not None
+    assert tabled.with_rate_table() is tabled
     x = jnp.array([3.0, 2.0, 5.0])
     np.testing.assert_array_equal(tabled.propensities(x), net.propensities(x))
     np.testing.assert_array_equal(tabled.ode_rates(x), net.ode_rates(x))

@@ -567,8 +567,12 @@ class ReactionNetwork(eqx.Module):
         instead of one scalar per rate parameter. The parameters the table holds (mass-action
         rate constants and general rate laws' values) are dropped from the reactions'
         kinetics (set to ``None``): the network returned is for evaluating rates, not for
-        reading or training parameters, and changes to it are not seen by its table.
+        reading or training parameters, and changes to it are not seen by its table. A
+        network that already reads a table is returned as it is.
         """
+        if self.rate_table is not None:
+            return self
+
         def held(network):
             nodes = []
             for reaction in network.reactions:
