@@ -245,14 +245,13 @@ class AbstractSSA(AbstractSolver):
         else:
             # Only the propensities the fired reaction changes; the same arithmetic as the
             # full evaluation, so the same values. (No rules or events: nothing else moves x.)
-            # Rows that did not move write their old values back, so the update is in place
-            # (no pass over the whole array to keep them).
+            # Rows that did not move evaluate some of theirs again from the same counts, so
+            # they write the values they hold: the update is in place, with no pass over the
+            # whole array and no gather of the old values to keep them.
             fired = jnp.maximum(code, 0)
             which = jnp.asarray(dependents)[fired]
             rows = jnp.arange(x.shape[0])[:, None]
-            values = jnp.where(
-                moved[:, None], jax.vmap(network.propensities_of)(x, which), state.a[rows, which]
-            )
+            values = jax.vmap(network.propensities_of)(x, which)
             fresh = kept = jax.lax.optimization_barrier(state.a.at[rows, which].set(values))
             if totals.shape[-1]:
                 # The totals of the blocks holding those propensities, summed again in the
