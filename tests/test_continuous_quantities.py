@@ -221,17 +221,23 @@ def test_priorities_order_simultaneous_events():
         assert float(final[1]) == pytest.approx(expected), (first, second)
 
 
+def _driven_event(x0: dict, rate: str, trigger: str, value: str, **options) -> jx.ReactionNetwork:
+    """Two variables: the first driven by a rate rule, the second set by an event."""
+    state = tuple(x0)
+    return jx.ReactionNetwork(
+        [], species=state, x0=x0, variables=state,
+        rules=[RateRule(state[0], _function(rate, state))],
+        events=[jx.StateEvent(_function(trigger, state), [(state[1], _function(value, state))],
+                              **options)],
+    )
+
+
 def test_a_trigger_true_for_less_than_a_step_is_not_stepped_over():
     # K grows at rate 1, so the adaptive solver takes one long step; the trigger holds only
     # for K in (4.5, 4.6). The levels it compares (K - 4.5, K - 4.6) change sign within the
     # step, which finds the window (SBML test 01581 has one of 0.6 time units).
-    state = ("K", "Y")
-    network = jx.ReactionNetwork(
-        [], species=state, x0={"K": 0.0, "Y": 0.0}, variables=state,
-        rules=[RateRule("K", _function("1", state))],
-        events=[jx.StateEvent(_function("K > 4.5 && K < 4.6", state),
-                              [("Y", _function("Y + 1", state))], initial_value=False)],
-    )
+    network = _driven_event({"K": 0.0, "Y": 0.0}, "1", "K > 4.5 && K < 4.6", "Y + 1",
+                            initial_value=False)
     results = jx.MeanFieldModel(network)(network.x0, 10.0, save_at=jnp.array([4.4, 4.55, 10.0]))
     np.testing.assert_allclose(results.x[:, 1], [0.0, 1.0, 1.0])
 
@@ -240,13 +246,7 @@ def test_a_level_at_its_threshold_up_to_rounding_does_not_stall_the_solve():
     # SBML test 01261: P grows as exp(0.01 t) and the trigger 0.01 P > 0.0105 is crossed so
     # slowly that after the crossing the level sits within rounding of 0 for many steps; its
     # sign must not be watched there (it flickers), or the solve ends piece after piece.
-    state = ("P", "Q")
-    network = jx.ReactionNetwork(
-        [], species=state, x0={"P": 1.0, "Q": 10.0}, variables=state,
-        rules=[RateRule("P", _function("0.01 * P", state))],
-        events=[jx.StateEvent(_function("0.01 * P > 0.0105", state),
-                              [("Q", _function("5", state))])],
-    )
+    network = _driven_event({"P": 1.0, "Q": 10.0}, "0.01 * P", "0.01 * P > 0.0105", "5")
     with jax.enable_x64(True):  # as the SBML suite runs
         results = jx.MeanFieldModel(network, rtol=1e-10, atol=1e-14)(
             jnp.array([1.0, 10.0]), 10.0, save_at=jnp.array([4.8, 4.9, 10.0])

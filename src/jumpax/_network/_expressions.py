@@ -384,8 +384,15 @@ def stacked_values(expressions: list[Expression], dtype) -> tuple[dict[str, Arra
     Returns:
         Per shape group (in :func:`evaluate_together`'s order), ``{"v<k>": (members,) values}``.
     """
+    return _stacked(expressions, _shape_groups(expressions), dtype)
+
+
+def _stacked(
+    expressions: list[Expression], groups: list[tuple[Node, list[int], list[tuple]]], dtype
+) -> tuple[dict[str, Array], ...]:
+    """:func:`stacked_values` for the expressions' shape groups (:func:`_shape_groups`)."""
     stacks = []
-    for _, members, templates in _shape_groups(expressions):
+    for _, members, templates in groups:
         slots = {}
         for k in range(len(templates[0][2])):
             slot = [t[2][k] for t in templates]
@@ -427,12 +434,11 @@ def evaluate_together(
     Returns:
         ``(len(expressions),)`` values, in order.
     """
+    groups = _shape_groups(expressions)
     if values is None:
-        values = stacked_values(expressions, x.dtype)
+        values = _stacked(expressions, groups, x.dtype)
     results = jnp.zeros(len(expressions), x.dtype)
-    for (shape, members, templates), slots_v in zip(
-        _shape_groups(expressions), values, strict=True
-    ):
+    for (shape, members, templates), slots_v in zip(groups, values, strict=True):
         slots_x = {
             f"s{k}": np.array([index[t[1][k]] for t in templates], dtype=np.int32)
             for k in range(len(templates[0][1]))

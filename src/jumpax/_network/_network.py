@@ -587,6 +587,10 @@ class ReactionNetwork(eqx.Module):
         reading = eqx.tree_at(held, self, replace_fn=lambda _: None) if held(self) else self
         return eqx.tree_at(lambda n: n.rate_table, reading, table, is_leaf=lambda x: x is None)
 
+    def _rates_table(self) -> RateTable:
+        """The table the rates read: the one held (:meth:`with_rate_table`), else stacked now."""
+        return self.rate_table if self.rate_table is not None else RateTable.of(self)
+
     # ----------------------------------------------------------------------------- structure
     @property
     def time_events(self) -> tuple[TimeEvent, ...]:
@@ -728,7 +732,7 @@ class ReactionNetwork(eqx.Module):
         are converted to JAX's default float dtype first.
         """
         x = x.astype(jnp.result_type(float)) if jnp.issubdtype(x.dtype, jnp.integer) else x
-        table = self.rate_table if self.rate_table is not None else RateTable.of(self)
+        table = self._rates_table()
         reactants = self.reactant_indices
         kinetics = [r.kinetics for r in self.reactions]
         mass_action = [j for j, k in enumerate(kinetics) if isinstance(k, MassAction)]
@@ -831,7 +835,7 @@ class ReactionNetwork(eqx.Module):
                     f"reaction positions must lie in [0, {self.n_reactions}), got {positions}"
                 )
         x = x.astype(jnp.result_type(float))
-        table = self.rate_table if self.rate_table is not None else RateTable.of(self)
+        table = self._rates_table()
         return mass_action_rates(
             table.mass_action.astype(x.dtype), self.reactant_indices, x, self.system_volume,
             which=which,

@@ -1067,10 +1067,10 @@ class _Loader:
                     f"{where} assigns {variable!r}, which is neither a variable species nor a "
                     "parameter or compartment"
                 )
-            compartment = None if species is None else species.getCompartment()
-            if (species is not None and "delay" in timing and values_at_trigger
-                    and not self.in_amounts(variable)
-                    and (compartment in self.variables or compartment in self.rules)):
+            compartment = species.getCompartment() if species is not None else None
+            if ("delay" in timing and values_at_trigger and compartment is not None
+                    and (compartment in self.variables or compartment in self.rules)
+                    and not self.in_amounts(variable)):
                 # The value is held from the trigger, its conversion to an amount needs the
                 # size at execution: no held scalar carries that.
                 raise ValueError(
