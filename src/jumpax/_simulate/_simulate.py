@@ -376,12 +376,16 @@ class _Ensemble(eqx.Module):
         if self.traced:
             warn_on_overflow(results.overflow)
             bad_parameters = ~jnp.all(parameters_ok)
-            results = eqx.branched_error_if(
-                results,
+            # The check rides on a scalar zero added to the counts: passing the results
+            # themselves through the check's conditional would gather sharded results onto
+            # one device (and have XLA warn about it) at every call.
+            zero = eqx.branched_error_if(
+                jnp.zeros((), results.x.dtype),
                 bad_parameters | jnp.any(invalid),
                 jnp.where(bad_parameters, 0, 1),
                 [_parameters_message(labels, "in one of"), _INVALID],
             )
+            results = eqx.tree_at(lambda r: r.x, results, results.x + zero)
         return results, invalid
 
     def _simulate(self, words, indices, x0, network, t0, t1, ts):
