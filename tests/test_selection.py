@@ -9,6 +9,7 @@ import pytest
 
 import jumpax as jx
 from jumpax._solver._selection import (
+    SUMMED_IN_CHAIN_UP_TO,
     TWO_LEVEL_FROM,
     UNSURE_ROWS,
     _plain_batch,
@@ -48,7 +49,11 @@ def _select_all(a, coarse, extra, inner=None):
     return single
 
 
-@pytest.mark.parametrize("n", [1, 2, 5, TWO_LEVEL_FROM - 1, TWO_LEVEL_FROM, 30, 101, 400])
+@pytest.mark.parametrize(
+    "n",
+    [1, 2, 5, SUMMED_IN_CHAIN_UP_TO, SUMMED_IN_CHAIN_UP_TO + 1, TWO_LEVEL_FROM - 1,
+     TWO_LEVEL_FROM, 30, 101, 400],
+)
 def test_select_matches_exact_arithmetic(n):
     rng = np.random.default_rng(n)
     a = rng.exponential(size=n) * (rng.random(n) < 0.6)
@@ -92,7 +97,7 @@ def test_select_frequencies():
     np.testing.assert_allclose(counts[[1, 3, 4]] / 100_000, [0.1, 0.2, 0.7], atol=0.005)
 
 
-@pytest.mark.parametrize("n", [4, 64])
+@pytest.mark.parametrize("n", [4, 16, 64])
 def test_a_few_unsure_rows_get_the_compensated_selection(n):
     # Equal propensities put cumulative sums exactly on u = 1/2: the rows whose uniform lies
     # within rounding error of 1/2 are unsure (a few of them, so they are gathered); the rest
