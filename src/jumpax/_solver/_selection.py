@@ -34,10 +34,10 @@ PLAIN_SUMS_FROM = 32
 UNSURE_ROWS = 8
 """Up to how many unsure rows of a batch :func:`select_batch` gathers to select again."""
 
-SUMMED_IN_CHAIN_UP_TO = 8
+SUMMED_IN_CHAIN_UP_TO = 16
 """Rows of at most this many entries are summed by a chain of additions in
-:func:`_plain_batch`; longer ones by a product with a triangular matrix, whose fixed cost (about
-6 us per call on a CPU core) is several times the chain's for short rows."""
+:func:`_plain_batch`; longer ones by a product with a triangular matrix. (On a CPU core, at 500
+rows: 0.8 against 9 us for 3 entries, 6 against 9 for 16, the same at 48.)"""
 
 _SPLIT = 4097.0
 """Veltkamp's splitter ``2**12 + 1`` for float32 (it is exact, just not optimal, in float64)."""
@@ -212,22 +212,34 @@ def _plain_batch(a: Array, u: Array) -> tuple[Array, Array]:
     row (about ``2 m**2 2**-23`` of them) is flagged for the compensated selection.
     """
     m = a.shape[-1]
+    eps = float(jnp.finfo(a.dtype).eps)
     if m <= SUMMED_IN_CHAIN_UP_TO:
-        sums = [a[:, 0]]
-        for j in range(1, m):
-            sums.append(sums[-1] + a[:, j])
-        plain = jnp.stack(sums, axis=-1)
-    else:
-        # A product with a triangular matrix of ones: a few times faster on CPU than XLA's
-        # cumulative sum (a window reduction), and the bound holds for any order. HIGHEST:
-        # full-precision products (GPUs would otherwise round the terms to TF32).
-        ones = jnp.triu(jnp.ones((m, m), a.dtype))
-        plain = jnp.matmul(a, ones, precision=jax.lax.Precision.HIGHEST)
+        # Column by column (contiguous across rows once transposed): each cumulative sum is
+        # compared as it is formed, and none is stacked (XLA would fuse the stack and
+        # recompute the chain for every entry).
+        columns = a.T
+        cuts, total = [], columns[0]
+        for column in columns[1:]:
+            cuts.append(total)
+            total = total + column
+        target = u * total
+        margin = (m + 4) * eps * total
+        index = jnp.zeros(a.shape[0], jnp.int32)
+        unsure = jnp.zeros(a.shape[0], bool)
+        for cut in cuts:
+            index = index + (cut <= target).astype(jnp.int32)
+            unsure = unsure | (jnp.abs(cut - target) <= margin)
+        return index, unsure
+    # A product with a triangular matrix of ones: a few times faster on CPU than XLA's
+    # cumulative sum (a window reduction), and the bound holds for any order. HIGHEST:
+    # full-precision products (GPUs would otherwise round the terms to TF32).
+    ones = jnp.triu(jnp.ones((m, m), a.dtype))
+    plain = jnp.matmul(a, ones, precision=jax.lax.Precision.HIGHEST)
     total = plain[:, -1:]
     target = u[:, None] * total
     cuts = plain[:, :-1]
     index = jnp.sum(cuts <= target, axis=-1, dtype=jnp.int32)
-    margin = (m + 4) * float(jnp.finfo(a.dtype).eps) * total
+    margin = (m + 4) * eps * total
     return index, jnp.any(jnp.abs(cuts - target) <= margin, axis=-1)
 
 
