@@ -1,7 +1,5 @@
 """Reaction selection by inversion: matches exact arithmetic, resolves ratios down to 1e-12."""
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,12 +7,13 @@ import pytest
 
 import jumpax as jx
 from jumpax._solver._selection import (
-    SUMMED_IN_CHAIN_UP_TO,
     TWO_LEVEL_FROM,
     UNSURE_ROWS,
+    WIDTH,
     _plain_batch,
     block_layout,
     block_totals,
+    levels,
     padded,
     select,
     select_batch,
@@ -29,14 +28,15 @@ def _words(k: np.ndarray, m: np.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 def _select_all(a, coarse, extra, inner=None):
-    """Selections for the words of a first fine uniform (and, for two levels, a second).
+    """Selections for the words of a fine uniform at every level (``inner``'s at the last).
 
     Every call also checks that the batched selection (plain sums, compensated ones only near
     a boundary) chooses exactly what the per-trajectory compensated selection chooses.
     """
     if inner is None:
         inner = (coarse, extra)
-    bits = jnp.stack([extra, coarse, inner[1], inner[0]], axis=-1)
+    upper = [extra, coarse] * (levels(np.size(a)) - 1)
+    bits = jnp.stack(upper + [inner[1], inner[0]], axis=-1)
     a = jnp.asarray(a)
     single = np.asarray(jax.vmap(select, in_axes=(None, 0))(a, bits))
     rows = jnp.broadcast_to(a, (bits.shape[0], a.size))
@@ -49,11 +49,15 @@ def _select_all(a, coarse, extra, inner=None):
     return single
 
 
-@pytest.mark.parametrize(
-    "n",
-    [1, 2, 5, SUMMED_IN_CHAIN_UP_TO, SUMMED_IN_CHAIN_UP_TO + 1, TWO_LEVEL_FROM - 1,
-     TWO_LEVEL_FROM, 30, 101, 400],
-)
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """float32 pairwise halving, the order of ``jumpax._solver._selection.row_sums``."""
+    while x.shape[-1] > 1:
+        half = x.shape[-1] // 2
+        x = x[..., :half] + x[..., half:]
+    return x[..., 0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, WIDTH, TWO_LEVEL_FROM, 30, 101, 400, 5000])
 def test_select_matches_exact_arithmetic(n):
     rng = np.random.default_rng(n)
     a = rng.exponential(size=n) * (rng.random(n) < 0.6)
@@ -74,18 +78,21 @@ def test_select_matches_exact_arithmetic(n):
         gap = np.min(np.abs(cumulative[None, :] - targets[:, None]), axis=1)
         return index, gap < 1e-12 * cumulative[-1]
 
-    if n < TWO_LEVEL_FROM:
-        expected, close = inverse(a, u)
-    else:
-        # A block by the first uniform, then a reaction inside it by the second (here the
-        # same words, so the same uniform).
-        count, width = block_layout(n)
-        assert width & (width - 1) == 0 and width <= math.sqrt(n) * 1.5 and count * width >= n
-        blocks = np.pad(a, (0, count * width - n)).reshape(count, width)
-        block, close = inverse(blocks.sum(axis=1, dtype=np.float32), u)
+    def search(values, u):
+        """A block by its total (searched the same way), then an entry inside it; here every
+        level has the same words, so the same uniform."""
+        if values.size <= WIDTH:
+            return inverse(values, u)
+        count, width = block_layout(values.size)
+        assert width == WIDTH and count * width >= values.size
+        blocks = np.pad(values, (0, count * width - values.size)).reshape(count, width)
+        block, close = search(_row_sums(blocks), u)
         inside = [inverse(blocks[b], u[j : j + 1]) for j, b in enumerate(block)]
         expected = block * width + np.asarray([i[0][0] for i in inside])
-        close = close | np.asarray([i[1][0] for i in inside])
+        return expected, close | np.asarray([i[1][0] for i in inside])
+
+    assert levels(n) == 1 + (n > WIDTH) + (n > WIDTH**2) + (n > WIDTH**3)
+    expected, close = search(a, u)
     assert np.all((got == expected) | close)
 
 

@@ -8,21 +8,22 @@ from ._ssa import AbstractSSA, waiting_time
 
 
 class Direct(AbstractSSA):
-    """Gillespie's direct method: two random words per event (four in large networks).
+    """Gillespie's direct method: two random words per event and search level.
 
     The waiting time is ``Exp(a0)``, ``a0 = sum(a)``; the reaction is the first index whose
     cumulative propensity exceeds ``u * a0`` for a 41-bit ``u``, decided with relative errors
     only (:mod:`jumpax._solver._selection`: no cumulative sum for two reactions, compensated
-    sums for more, two levels with a second uniform from 24 reactions), so propensity ratios
-    down to about ``1e-12`` are resolved in float32. A reaction with propensity 0 never fires.
+    sums for more, a search by levels of 16 entries with a uniform per level from 17
+    reactions), so propensity ratios down to about ``1e-12`` are resolved in float32. A
+    reaction with propensity 0 never fires.
 
-    In mass-action networks of 24 or more reactions it keeps the two-level search's block
-    totals up to date (:attr:`keeps_block_totals`): a step then costs about the square root
-    of the network's size rather than its size.
+    In mass-action networks of 17 or more reactions it keeps the search's block totals up to
+    date (:attr:`keeps_block_totals`): a step then costs about the logarithm of the network's
+    size rather than its size.
     """
 
     def num_words(self, n_reactions):
-        """Two (the waiting time's and the reaction's); four for a two-level selection."""
+        """Two per search level (the first also gives the waiting time)."""
         return selection.num_words(n_reactions)
 
     keeps_block_totals = True

@@ -10,9 +10,11 @@ about ``1e-12`` are resolved. The target lies strictly below the total, and a ze
 propensity's interval is empty, so a zero-propensity reaction can never be chosen.
 
 Two reactions need no cumulative sum: reaction 0 fires iff ``u a1 < (1 - u) a0``, with
-relative errors only. Large networks use a two-level search (blocks of about ``sqrt(n)``
-reactions): a block by its total, then a reaction of the chosen block with a second uniform,
-so the cost is about ``n + 12 sqrt(n)`` operations rather than ``6 n log2(n)``.
+relative errors only. Networks of more than :data:`WIDTH` reactions are searched by levels: the
+reactions in blocks of ``WIDTH``, the blocks by their totals (themselves in blocks of ``WIDTH``
+when there are more than ``WIDTH``, and so on), a block chosen by its total with one uniform,
+then an entry of the chosen block with the next; so a search scans at most ``WIDTH`` entries
+per level, ``log_WIDTH(n)`` levels, whatever the network's size.
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ from jaxtyping import Array
 from .._numerics import two_sum
 from .._random import fine_unit
 
-TWO_LEVEL_FROM = 24
-"""Networks with at least this many reactions use the two-level search."""
+WIDTH = 16
+"""Entries a search scans at once: longer vectors are searched in blocks of ``WIDTH``.
+
+A scan of ``m`` entries for a batch (:func:`_plain_batch`) is a chain of additions, which
+XLA's CPU fusion makes about quadratic in ``m``: on a CPU core, at 500 rows, 0.8 us for 3
+entries, 6 us for 16, 35 us for 48 (a product with a triangular matrix: 9, 9 and 36 us)."""
+
+TWO_LEVEL_FROM = WIDTH + 1
+"""Networks with at least this many reactions are searched by levels (:func:`levels`)."""
 
 PLAIN_SUMS_FROM = 32
 """Batches of at least this many trajectories select with plain sums first
@@ -33,11 +42,6 @@ PLAIN_SUMS_FROM = 32
 
 UNSURE_ROWS = 8
 """Up to how many unsure rows of a batch :func:`select_batch` gathers to select again."""
-
-SUMMED_IN_CHAIN_UP_TO = 16
-"""Rows of at most this many entries are summed by a chain of additions in
-:func:`_plain_batch`; longer ones by a product with a triangular matrix. (On a CPU core, at 500
-rows: 0.8 against 9 us for 3 entries, 6 against 9 for 16, the same at 48.)"""
 
 _SPLIT = 4097.0
 """Veltkamp's splitter ``2**12 + 1`` for float32 (it is exact, just not optimal, in float64)."""
@@ -96,16 +100,27 @@ def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple
     return p, e + (u_hi * total_lo + u_lo * total_hi)
 
 
-def block_layout(n: int) -> tuple[int, int]:
-    """The two-level search's blocks for ``n`` reactions: ``(number of blocks, width)``.
+def levels(n: int) -> int:
+    """How many levels the search of ``n`` entries has.
 
-    The width is a power of two near ``sqrt(n)`` (``2**floor(b / 2)`` for ``n - 1`` of ``b``
-    bits), so a block's pairwise sum (:func:`row_sums`) halves evenly to the end, and there are
-    ``ceil(n / width)`` blocks (between about ``sqrt(n)`` and ``2 sqrt(n)``). A padded
-    length has the same layout, so the layout of :func:`padded` propensities is theirs.
+    One up to :data:`WIDTH` entries, and one more for the totals of each level's blocks while
+    there are more than ``WIDTH`` of them.
     """
-    width = 1 << ((n - 1).bit_length() // 2)
-    return -(-n // width), width
+    count = 1
+    while n > WIDTH:
+        n = -(-n // WIDTH)
+        count += 1
+    return count
+
+
+def block_layout(n: int) -> tuple[int, int]:
+    """The blocks of ``n`` entries: ``(number of blocks, width)``, ``(ceil(n / WIDTH), WIDTH)``.
+
+    ``WIDTH`` is a power of two, so a block's pairwise sum (:func:`row_sums`) halves evenly to
+    the end. A padded length has the same layout, so the layout of :func:`padded`
+    propensities is theirs.
+    """
+    return -(-n // WIDTH), WIDTH
 
 
 def padded(a: Array) -> Array:
@@ -116,7 +131,7 @@ def padded(a: Array) -> Array:
 
 
 def _blocks(a: Array) -> Array:
-    """The two-level search's blocks: ``(..., blocks, width)`` for ``a`` of shape ``(..., n)``.
+    """The blocks of a search level: ``(..., blocks, width)`` for ``a`` of shape ``(..., n)``.
 
     The last axis is zero-padded to whole blocks (:func:`padded`) and cut into blocks.
     """
@@ -139,14 +154,14 @@ def row_sums(x: Array) -> Array:
 
 
 def block_totals(a: Array) -> Array:
-    """The two-level search's block totals, ``(..., w)``, by :func:`row_sums`."""
+    """The totals of the lowest level's blocks, ``(..., blocks)``, by :func:`row_sums`."""
     return row_sums(_blocks(a))
 
 
 def total(a: Array) -> Array:
     """The total propensity ``a0`` of ``(..., n)`` propensities.
 
-    Networks large enough for the two-level search sum their block totals
+    Networks large enough to be searched by levels sum their block totals
     (:func:`block_totals`), so a total kept from block totals updated in place is the same.
     """
     if a.shape[-1] < TWO_LEVEL_FROM:
@@ -155,12 +170,20 @@ def total(a: Array) -> Array:
 
 
 def num_words(n: int) -> int:
-    """Random words :func:`select` needs for ``n`` reactions (two per 41-bit uniform)."""
-    return 2 if n < TWO_LEVEL_FROM else 4
+    """Random words :func:`select` needs for ``n`` reactions: two per level's 41-bit uniform."""
+    return 2 * levels(n)
+
+
+def _uniforms(bits: Array, n: int, dtype) -> list[tuple[Array, Array]]:
+    """The fine uniforms of each search level, top level first, from words ``(..., words)``.
+
+    Level ``k`` reads words ``2 k`` (its 9 low bits) and ``2 k + 1``.
+    """
+    return [fine_unit(bits[..., 2 * k + 1], bits[..., 2 * k], dtype) for k in range(levels(n))]
 
 
 def _among(a: Array, u_hi: Array, u_lo: Array) -> Array:
-    """The entry of ``a`` (fewer than ``TWO_LEVEL_FROM``) that the uniform ``u`` selects."""
+    """The entry of ``a`` (at most :data:`WIDTH`) that the uniform ``u`` selects."""
     n = a.shape[0]
     if n == 1:
         return jnp.zeros((), jnp.int32)
@@ -181,26 +204,28 @@ def select(a: Array, bits: Array, totals: Array | None = None) -> Array:
     Args:
         a: ``(n,)`` non-negative propensities, not all zero.
         bits: ``(num_words(n),)`` random words; the first word's 9 low bits and the second
-            word make the first 41-bit uniform (the first word's top bits are left for the
-            caller, e.g. a waiting time), the next two words a second one.
+            word make the first (top level's) 41-bit uniform (the first word's top bits are
+            left for the caller, e.g. a waiting time), each next pair the next level's.
         totals: the block totals (:func:`block_totals`) where the caller keeps them up to
             date (then ``a`` is already :func:`padded`); else they are summed here.
     """
-    dtype = a.dtype
-    n = a.shape[0]
-    u_hi, u_lo = fine_unit(bits[1], bits[0], dtype)
-    if n < TWO_LEVEL_FROM:
-        return _among(a, u_hi, u_lo)
-    # Two levels: a block by its total, then a reaction inside it with a second uniform.
-    # The block totals are plain sums (relative errors only, so each block's probability is
-    # right relative to its size); inside the chosen block the compensated cumulative sums
-    # and the target share the same total, so every reaction's probability is exact to a
-    # relative ~2**-20, however small, wherever it is listed.
-    blocks = _blocks(a)
-    width = blocks.shape[-1]
-    b = _among(row_sums(blocks) if totals is None else totals, u_hi, u_lo)
-    i = _among(blocks[b], *fine_unit(bits[3], bits[2], dtype))
-    return (b * width + i).astype(jnp.int32)
+    return _search(a, _uniforms(bits, a.shape[0], a.dtype), totals)
+
+
+def _search(values: Array, uniforms: list, totals: Array | None = None) -> Array:
+    """The entry of ``values`` that the uniforms (one per level, top first) select.
+
+    A block by its total (searched the same way), then an entry inside it with the last
+    uniform. The block totals are plain sums (relative errors only, so each block's
+    probability is right relative to its size); inside the chosen block the compensated
+    cumulative sums and the target share the same total, so every entry's probability is exact
+    to a relative ~2**-20, however small, wherever it is listed.
+    """
+    if len(uniforms) == 1:
+        return _among(values, *uniforms[0])
+    blocks = _blocks(values)
+    b = _search(row_sums(blocks) if totals is None else totals, uniforms[:-1])
+    return (b * WIDTH + _among(blocks[b], *uniforms[-1])).astype(jnp.int32)
 
 
 def _plain_batch(a: Array, u: Array) -> tuple[Array, Array]:
@@ -212,43 +237,30 @@ def _plain_batch(a: Array, u: Array) -> tuple[Array, Array]:
     row (about ``2 m**2 2**-23`` of them) is flagged for the compensated selection.
     """
     m = a.shape[-1]
-    eps = float(jnp.finfo(a.dtype).eps)
-    if m <= SUMMED_IN_CHAIN_UP_TO:
-        # Column by column (contiguous across rows once transposed): each cumulative sum is
-        # compared as it is formed, and none is stacked (XLA would fuse the stack and
-        # recompute the chain for every entry).
-        columns = a.T
-        cuts, total = [], columns[0]
-        for column in columns[1:]:
-            cuts.append(total)
-            total = total + column
-        target = u * total
-        margin = (m + 4) * eps * total
-        index = jnp.zeros(a.shape[0], jnp.int32)
-        unsure = jnp.zeros(a.shape[0], bool)
-        for cut in cuts:
-            index = index + (cut <= target).astype(jnp.int32)
-            unsure = unsure | (jnp.abs(cut - target) <= margin)
-        return index, unsure
-    # A product with a triangular matrix of ones: a few times faster on CPU than XLA's
-    # cumulative sum (a window reduction), and the bound holds for any order. HIGHEST:
-    # full-precision products (GPUs would otherwise round the terms to TF32).
-    ones = jnp.triu(jnp.ones((m, m), a.dtype))
-    plain = jnp.matmul(a, ones, precision=jax.lax.Precision.HIGHEST)
-    total = plain[:, -1:]
-    target = u[:, None] * total
-    cuts = plain[:, :-1]
-    index = jnp.sum(cuts <= target, axis=-1, dtype=jnp.int32)
-    margin = (m + 4) * eps * total
-    return index, jnp.any(jnp.abs(cuts - target) <= margin, axis=-1)
+    # Column by column (contiguous across rows once transposed): each cumulative sum is
+    # compared as it is formed, and none is stacked (XLA would fuse the stack and recompute
+    # the chain for every entry). (XLA's cumulative sum is a window reduction, slower still.)
+    columns = a.T
+    cuts, total = [], columns[0]
+    for column in columns[1:]:
+        cuts.append(total)
+        total = total + column
+    target = u * total
+    margin = (m + 4) * float(jnp.finfo(a.dtype).eps) * total
+    index = jnp.zeros(a.shape[0], jnp.int32)
+    unsure = jnp.zeros(a.shape[0], bool)
+    for cut in cuts:
+        index = index + (cut <= target).astype(jnp.int32)
+        unsure = unsure | (jnp.abs(cut - target) <= margin)
+    return index, unsure
 
 
 def select_batch(a: Array, bits: Array, totals: Array | None = None) -> Array:
     """:func:`select` for a batch: ``(batch,)`` reactions from ``(batch, n)`` propensities.
 
     The same reaction as ``jax.vmap(select)`` for the same words, at a fraction of the cost
-    for batches of at least :data:`PLAIN_SUMS_FROM`: plain cumulative sums decide (at both
-    levels of the two-level search), and the compensated :func:`select` only for the rows
+    for batches of at least :data:`PLAIN_SUMS_FROM`: plain cumulative sums decide (at every
+    level of the search), and the compensated :func:`select` only for the rows
     where a target lies within rounding error of a boundary (:func:`_plain_batch`), gathered
     when there are few. So every reaction, however small its propensity, keeps its
     exact probability.
@@ -262,23 +274,26 @@ def select_batch(a: Array, bits: Array, totals: Array | None = None) -> Array:
     n = a.shape[-1]
     if a.shape[0] < PLAIN_SUMS_FROM or n <= 2:
         return jax.vmap(select)(a, bits, totals)
-    u_hi, u_lo = fine_unit(bits[:, 1], bits[:, 0], a.dtype)
-    if n < TWO_LEVEL_FROM:
-        r, unsure = _plain_batch(a, u_hi + u_lo)
-    else:
-        blocks = _blocks(a)
-        width = blocks.shape[-1]
-        totals = row_sums(blocks) if totals is None else totals
-        b, unsure_block = _plain_batch(totals, u_hi + u_lo)
-        # b < the number of blocks: the count of cumulative sums at or below a target
-        # under the total.
-        inner = jnp.take_along_axis(
-            blocks, b[:, None, None], axis=1, mode="promise_in_bounds"
-        )[:, 0]
-        v_hi, v_lo = fine_unit(bits[:, 3], bits[:, 2], a.dtype)
-        i, unsure_inner = _plain_batch(inner, v_hi + v_lo)
-        r, unsure = b * width + i, unsure_block | unsure_inner
+    uniforms = [hi + lo for hi, lo in _uniforms(bits, n, a.dtype)]
+    r, unsure = _search_batch(a, uniforms, totals)
     return _settle_unsure(a, bits, totals, r.astype(jnp.int32), unsure)
+
+
+def _search_batch(
+    values: Array, uniforms: list[Array], totals: Array | None = None
+) -> tuple[Array, Array]:
+    """:func:`_search` of each row with plain sums: the entries, and whether each is unsure."""
+    if len(uniforms) == 1:
+        return _plain_batch(values, uniforms[0])
+    blocks = _blocks(values)
+    b, unsure_block = _search_batch(
+        row_sums(blocks) if totals is None else totals, uniforms[:-1]
+    )
+    # b < the number of blocks: the count of cumulative sums at or below a target under the
+    # total.
+    inner = jnp.take_along_axis(blocks, b[:, None, None], axis=1, mode="promise_in_bounds")
+    i, unsure_inner = _plain_batch(inner[:, 0], uniforms[-1])
+    return b * WIDTH + i, unsure_block | unsure_inner
 
 
 def _settle_unsure(
@@ -286,7 +301,7 @@ def _settle_unsure(
 ) -> Array:
     """``r`` with the compensated :func:`select` in the unsure rows.
 
-    Unsure rows are rare (about one in a thousand at blocks of 40): a single one is selected
+    Unsure rows are rare (about 7e-5 per level at blocks of 16): a single one is selected
     again alone (found by an argmax, the common case), up to ``UNSURE_ROWS`` are gathered
     (found by a top-k, which sorts the batch), more than that (a batch built near a
     boundary, as in tests) reselects every row; none, nothing runs.

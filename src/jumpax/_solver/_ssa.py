@@ -88,7 +88,7 @@ class SSAState(eqx.Module):
         a: ``(batch, n_reactions)`` propensities of the current state (``(batch, 0)`` when
             neither the steps nor sparse updates read them; zero-padded to whole blocks
             with block totals, see :func:`~jumpax._solver._selection.block_layout`).
-        totals: ``(batch, blocks)`` block totals of the two-level search, kept up to date with
+        totals: ``(batch, blocks)`` block totals of the search, kept up to date with
             sparse updates for solvers with :attr:`AbstractSSA.keeps_block_totals`
             (``(batch, 0)`` otherwise).
         t_next: the drawn next event's time (``inf`` if nothing can fire).
@@ -111,11 +111,11 @@ class AbstractSSA(AbstractSolver):
 
     Attributes:
         reuses_bits: whether :meth:`update` reads the draw's random words (pathwise solvers).
-        keeps_block_totals: whether :meth:`sample_batch` takes the two-level search's block
-            totals (``totals=``). Then, in networks with sparse updates and at least
+        keeps_block_totals: whether :meth:`sample_batch` takes the search's block totals
+            (``totals=``). Then, in networks with sparse updates and at least
             :data:`~jumpax._solver._selection.TWO_LEVEL_FROM` reactions, the solver keeps them
             up to date block by block instead of summing every propensity per step: the
-            cost of a step grows with the square root of the network's size.
+            cost of a step grows with the logarithm of the network's size.
     """
 
     reuses_bits: ClassVar[bool] = False
