@@ -7,6 +7,7 @@ import pytest
 
 import jumpax as jx
 from jumpax._solver._selection import (
+    TOP_WIDTH,
     TWO_LEVEL_FROM,
     UNSURE_ROWS,
     WIDTH,
@@ -57,7 +58,10 @@ def _row_sums(x: np.ndarray) -> np.ndarray:
     return x[..., 0]
 
 
-@pytest.mark.parametrize("n", [1, 2, 5, WIDTH, TWO_LEVEL_FROM, 30, 101, 400, 5000])
+LEVELS = {1: 1, 2: 1, 5: 1, WIDTH: 1, TOP_WIDTH: 1, TWO_LEVEL_FROM: 2, 101: 2, 400: 3, 5000: 3}
+
+
+@pytest.mark.parametrize("n", list(LEVELS))
 def test_select_matches_exact_arithmetic(n):
     rng = np.random.default_rng(n)
     a = rng.exponential(size=n) * (rng.random(n) < 0.6)
@@ -81,7 +85,7 @@ def test_select_matches_exact_arithmetic(n):
     def search(values, u):
         """A block by its total (searched the same way), then an entry inside it; here every
         level has the same words, so the same uniform."""
-        if values.size <= WIDTH:
+        if values.size <= TOP_WIDTH:
             return inverse(values, u)
         count, width = block_layout(values.size)
         assert width == WIDTH and count * width >= values.size
@@ -91,7 +95,7 @@ def test_select_matches_exact_arithmetic(n):
         expected = block * width + np.asarray([i[0][0] for i in inside])
         return expected, close | np.asarray([i[1][0] for i in inside])
 
-    assert levels(n) == 1 + (n > WIDTH) + (n > WIDTH**2) + (n > WIDTH**3)
+    assert levels(n) == LEVELS[n]
     expected, close = search(a, u)
     assert np.all((got == expected) | close)
 

@@ -13,11 +13,11 @@ class Direct(AbstractSSA):
     The waiting time is ``Exp(a0)``, ``a0 = sum(a)``; the reaction is the first index whose
     cumulative propensity exceeds ``u * a0`` for a 41-bit ``u``, decided with relative errors
     only (:mod:`jumpax._solver._selection`: no cumulative sum for two reactions, compensated
-    sums for more, a search by levels of 16 entries with a uniform per level from 17
+    sums for more, a search by levels of 16 entries with a uniform per level from 25
     reactions), so propensity ratios down to about ``1e-12`` are resolved in float32. A
     reaction with propensity 0 never fires.
 
-    In mass-action networks of 17 or more reactions it keeps the search's block totals up to
+    In mass-action networks of 25 or more reactions it keeps the search's block totals up to
     date (:attr:`keeps_block_totals`): a step then costs about the logarithm of the network's
     size rather than its size.
     """

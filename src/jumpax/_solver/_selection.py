@@ -10,11 +10,11 @@ about ``1e-12`` are resolved. The target lies strictly below the total, and a ze
 propensity's interval is empty, so a zero-propensity reaction can never be chosen.
 
 Two reactions need no cumulative sum: reaction 0 fires iff ``u a1 < (1 - u) a0``, with
-relative errors only. Networks of more than :data:`WIDTH` reactions are searched by levels: the
-reactions in blocks of ``WIDTH``, the blocks by their totals (themselves in blocks of ``WIDTH``
-when there are more than ``WIDTH``, and so on), a block chosen by its total with one uniform,
-then an entry of the chosen block with the next; so a search scans at most ``WIDTH`` entries
-per level, ``log_WIDTH(n)`` levels, whatever the network's size.
+relative errors only. Networks of more than :data:`TOP_WIDTH` reactions are searched by levels:
+the reactions in blocks of :data:`WIDTH`, the blocks by their totals (themselves in blocks of
+``WIDTH`` while there are more than ``TOP_WIDTH``, and so on), a block chosen by its total with
+one uniform, then an entry of the chosen block with the next; so a search scans at most
+``WIDTH`` entries per level (``TOP_WIDTH`` at the top), about ``log_WIDTH(n)`` levels.
 """
 
 from __future__ import annotations
@@ -31,9 +31,14 @@ WIDTH = 16
 
 A scan of ``m`` entries for a batch (:func:`_plain_batch`) is a chain of additions, which
 XLA's CPU fusion makes about quadratic in ``m``: on a CPU core, at 500 rows, 0.8 us for 3
-entries, 6 us for 16, 35 us for 48 (a product with a triangular matrix: 9, 9 and 36 us)."""
+entries, 6 us for 16, 35 us for 48 (a product with a triangular matrix: 9, 9 and 36 us).
+(Blocks of 8 make more levels and ran slower.)"""
 
-TWO_LEVEL_FROM = WIDTH + 1
+TOP_WIDTH = 24
+"""Entries the top level of a search scans: up to 24, one level more costs more than the
+longer scan (a level is a gather of a block and a scan of it)."""
+
+TWO_LEVEL_FROM = TOP_WIDTH + 1
 """Networks with at least this many reactions are searched by levels (:func:`levels`)."""
 
 PLAIN_SUMS_FROM = 32
@@ -103,11 +108,11 @@ def _target(u_hi: Array, u_lo: Array, total_hi: Array, total_lo: Array) -> tuple
 def levels(n: int) -> int:
     """How many levels the search of ``n`` entries has.
 
-    One up to :data:`WIDTH` entries, and one more for the totals of each level's blocks while
-    there are more than ``WIDTH`` of them.
+    One up to :data:`TOP_WIDTH` entries, and one more for the totals of each level's blocks of
+    :data:`WIDTH` while there are more than ``TOP_WIDTH`` of them.
     """
     count = 1
-    while n > WIDTH:
+    while n > TOP_WIDTH:
         n = -(-n // WIDTH)
         count += 1
     return count
@@ -183,7 +188,7 @@ def _uniforms(bits: Array, n: int, dtype) -> list[tuple[Array, Array]]:
 
 
 def _among(a: Array, u_hi: Array, u_lo: Array) -> Array:
-    """The entry of ``a`` (at most :data:`WIDTH`) that the uniform ``u`` selects."""
+    """The entry of ``a`` (at most :data:`TOP_WIDTH`) that the uniform ``u`` selects."""
     n = a.shape[0]
     if n == 1:
         return jnp.zeros((), jnp.int32)
