@@ -138,6 +138,27 @@ def test_overflow_is_flagged_and_warned():
     assert int(final.x[0]) == jx.UNREACHED_COUNT
 
 
+@pytest.mark.parametrize("save_at", ["final", "grid", None])
+def test_large_shards_run_in_chunks_with_the_same_trajectories(monkeypatch, save_at):
+    # A shard above CPU_CHUNK trajectories runs as consecutive chunks (the last rows repeated
+    # to fill them): every trajectory, bit for bit, as in one loop.
+    simulate_module = importlib.import_module("jumpax._simulate._simulate")
+    net = jx.models.lotka_volterra()
+    ts = np.linspace(0.0, 2.0, 5) if save_at == "grid" else save_at
+
+    def run(chunk):
+        monkeypatch.setattr(simulate_module, "CPU_CHUNK", chunk)
+        jax.clear_caches()
+        return jx.simulate(jax.random.key(0), net, net.x0, 2.0, save_at=ts,
+                           num_trajectories=451, max_steps=3000 if save_at is None else None)
+
+    whole, chunked = run(10**6), run(100)
+    for name in ("x", "t", "n_steps", "overflow", "reactions"):
+        if getattr(whole, name) is not None:
+            np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+    assert int(np.min(whole.n_steps)) > 50
+
+
 def test_overflow_warning_under_jit():
     net = jx.models.birth_death()
 

@@ -30,6 +30,11 @@ from . import _loop
 from ._arguments import times, warn_on_overflow
 from ._output import EventList, FinalState, Grid
 
+CPU_CHUNK = 1024
+"""Most trajectories one loop carries on one CPU device: a larger shard runs as consecutive
+chunks of at most this many, whose loop state stays in cache (10,000 trajectories in one loop
+per 2 cores ran 17-35% slower per event than 1,000). Accelerators run a shard in one loop."""
+
 DEFAULT_MAX_STEPS_EVENTS = 10_000
 """Default step budget (buffer length) in event-list mode."""
 
@@ -399,9 +404,28 @@ class _Ensemble(eqx.Module):
         # The rate parameters are stacked once here, not in every step of the loop.
         network = network.with_rate_table()
 
-        def local(words, indices, x0, network, t0, t1):
+        def rows(words, indices, x0, network, t0, t1):
             rng = jax.vmap(_random.seed)(words, indices)
             return _loop.run(network, self.solver, rng, x0, t0, t1, make_output, self.max_steps)
+
+        def local(words, indices, x0, network, t0, t1):
+            batch = indices.shape[0]
+            if batch <= CPU_CHUNK or jax.default_backend() != "cpu":
+                return rows(words, indices, x0, network, t0, t1)
+            # Consecutive chunks of equal size; the last rows are repeated to fill them and
+            # their copies dropped (each row's trajectory depends on its own words only).
+            chunks = -(-batch // CPU_CHUNK)
+            size = -(-batch // chunks)
+            fill = chunks * size - batch
+
+            def split(value):
+                value = jnp.concatenate([value, value[batch - fill :]]) if fill else value
+                return value.reshape(chunks, size, *value.shape[1:])
+
+            out = jax.lax.map(
+                lambda chunk: rows(*chunk, network, t0, t1), tuple(map(split, (words, indices, x0)))
+            )
+            return jax.tree.map(lambda leaf: leaf.reshape(-1, *leaf.shape[2:])[:batch], out)
 
         if self.mesh is None:
             return local(words, indices, x0, network, t0, t1)
