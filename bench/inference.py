@@ -69,8 +69,9 @@ def prey_series(seed: int) -> TimeSeries:
         attempt += 1
         path = jx.simulate(key, truth, truth.x0, float(SERIES_TIMES[-1]),
                            save_at=SERIES_TIMES, max_steps=200_000)
-        if np.all(np.asarray(path.x)[1:, 1] > 0) and not np.any(np.asarray(path.overflow)):
-            kept.append(np.asarray(path.x)[:, :1] + rng.normal(0, NOISE_SD, (len(SERIES_TIMES), 1)))
+        counts = np.asarray(path.x)
+        if np.all(counts[1:, 1] > 0) and not np.any(np.asarray(path.overflow)):
+            kept.append(counts[:, :1] + rng.normal(0, NOISE_SD, (len(SERIES_TIMES), 1)))
     return TimeSeries(times=np.tile(SERIES_TIMES, (SERIES, 1)), values=np.stack(kept),
                       mask=np.ones((SERIES, len(SERIES_TIMES)), bool), observed=("X",))
 
