@@ -184,6 +184,14 @@ def test_timeseries_data_errors(tmp_path):
         ji.read_timeseries(path, net)
 
 
+def test_pmmh_warns_when_its_chain_is_too_short_for_intervals(tmp_path):
+    net, data = _immigration_death_series(tmp_path, KEY)
+    with pytest.warns(ji.MixingWarning, match=r"only Immigration \d+, Death \d+ effective"):
+        result = ji.pmmh(jax.random.key(1), net, data, ["Immigration", "Death"], 2.0,
+                         num_particles=16, iterations=60)
+    assert min(result["ess"]) < ji._timeseries.MIN_ESS
+
+
 def _exact_posterior_medians(data, noise_sd):
     """Marginal medians of the exact posterior (flat prior on the log rates), on a grid."""
     log_alpha = np.linspace(np.log(1.0), np.log(12.0), 40)
@@ -277,9 +285,13 @@ def test_infer_command_runs_pmmh_on_time_series(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert set(result["parameters"]) == {"Immigration", "Death"}
     assert 0 < result["acceptance"] < 1 and len(result["ess"]) == 2
+    # 400 iterations leave fewer than 100 effective samples: said on stderr and in the file.
+    assert "warning: PMMH kept 300 iterations but only" in capsys.readouterr().err
+    assert len(result["warnings"]) == 1 and "effective samples" in result["warnings"][0]
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::jumpax.inference.MixingWarning")  # a short PMMH example
 def test_docs_inference_examples_run(tmp_path, monkeypatch):
     import pathlib
     import re

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -114,11 +116,17 @@ def run_infer(args: argparse.Namespace) -> int:
                 f"{args.bootstrap} bootstrap replicates"
             )
         else:
-            result = inference.pmmh(
-                jax.random.key(args.seed), network, data, parameters.names, args.noise_sd,
-                num_particles=args.particles, iterations=iterations,
-                progress=not args.quiet,
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", inference.MixingWarning)
+                result = inference.pmmh(
+                    jax.random.key(args.seed), network, data, parameters.names, args.noise_sd,
+                    num_particles=args.particles, iterations=iterations,
+                    progress=not args.quiet,
+                )
+            # Said plainly, and kept with the result: intervals from a short chain mislead.
+            result["warnings"] = [str(w.message) for w in caught]
+            for message in result["warnings"]:
+                print(f"warning: {message}", file=sys.stderr)
             summary = (
                 f"{iterations} PMMH iterations, acceptance {result['acceptance']:.2f}, "
                 f"ESS {min(result['ess']):.0f}"

@@ -26,9 +26,10 @@ from ._snapshots import (
     snapshot_objective,
     write_snapshots,
 )
-from ._timeseries import effective_sample_size, particle_log_likelihood, pmmh
+from ._timeseries import MixingWarning, effective_sample_size, particle_log_likelihood, pmmh
 
 __all__ = [
+    "MixingWarning",
     "ParameterSet",
     "Snapshots",
     "TimeSeries",

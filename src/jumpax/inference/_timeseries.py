@@ -13,6 +13,7 @@ whatever the number of particles, which only sets the mixing.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,19 @@ from .._simulate._simulate import simulate
 from ._data import TimeSeries
 from ._parameters import ParameterSet
 
-__all__ = ["effective_sample_size", "particle_log_likelihood", "pmmh"]
+__all__ = ["MixingWarning", "effective_sample_size", "particle_log_likelihood", "pmmh"]
+
+MIN_ESS = 100
+"""Fewer effective samples than this for any parameter make :func:`pmmh` warn."""
+
+
+class MixingWarning(UserWarning):
+    """A Markov chain too short for its intervals: too few effective samples.
+
+    A chain that stuck (a particle filter that overestimated the likelihood) or moved in
+    small steps explores only a neighbourhood of where it stayed; its quantiles then give
+    intervals that are too narrow, and two such chains can disagree.
+    """
 
 
 def _systematic(key: PRNGKeyArray, log_weights: Array) -> Array:
@@ -189,6 +202,10 @@ def pmmh(
     Raises:
         ValueError: for a non-positive ``noise_sd``, too few iterations, or a starting point
             whose likelihood estimate is zero (all particles incompatible with the data).
+
+    Warns:
+        MixingWarning: when any parameter has fewer than :data:`MIN_ESS` effective samples
+            after burn-in: the intervals are then not to be trusted.
     """
     from tqdm.auto import tqdm
 
@@ -230,6 +247,17 @@ def pmmh(
         chain[i] = s
     kept = chain[burn_in:]
     tail = (1 - level) / 2
+    ess = effective_sample_size(kept)
+    acceptance = accepted / len(kept)
+    if np.min(ess) < MIN_ESS:
+        sizes = ", ".join(f"{n} {e:.0f}" for n, e in zip(parameters.names, ess, strict=True))
+        warnings.warn(
+            f"PMMH kept {len(kept)} iterations but only {sizes} effective samples (fewer "
+            f"than {MIN_ESS}; acceptance {acceptance:.2f}): the chain may have explored only "
+            "part of the posterior, and its intervals may be too narrow. Run more iterations "
+            "(or more particles per series), and compare chains from two seeds.",
+            MixingWarning, stacklevel=2,
+        )
     return {
         "parameters": {
             name: {
@@ -240,8 +268,8 @@ def pmmh(
             }
             for j, name in enumerate(parameters.names)
         },
-        "acceptance": accepted / len(kept),
-        "ess": effective_sample_size(kept).tolist(),
+        "acceptance": acceptance,
+        "ess": ess.tolist(),
         "chain": kept,
         "level": level,
     }
