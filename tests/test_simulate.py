@@ -271,16 +271,34 @@ def _second_order_chain(n_species: int) -> jx.ReactionNetwork:
     return jx.ReactionNetwork(reactions, volume=2.0)
 
 
+def _with_general_laws(net: jx.ReactionNetwork) -> jx.ReactionNetwork:
+    """The chain with its second-order reactions as general laws (squares, as SBML files
+    write them), plus one general law reading a species that is not its reactant."""
+    reactions = [
+        jx.Reaction(r.string, jx.ExpressionKinetics(f"c * {r.reactants[0][0]} ^ 2", c=0.01))
+        if r.reactants[0][1] == 2 else r
+        for r in net.reactions
+    ]
+    reactions.append(jx.Reaction("A3 -> A4", jx.ExpressionKinetics("0.2 * A3 * A12 / (1 + A12)")))
+    return jx.ReactionNetwork(reactions, volume=2.0)
+
+
 @pytest.mark.slow
-def test_sparse_propensity_updates_give_the_dense_paths_bit_for_bit(monkeypatch):
+@pytest.mark.parametrize("general", [False, True], ids=["mass action", "with general laws"])
+def test_sparse_propensity_updates_give_the_dense_paths_bit_for_bit(monkeypatch, general):
     ssa_module = importlib.import_module("jumpax._solver._ssa")
     net = _second_order_chain(20)  # 57 reactions, each firing changes at most 9 propensities
+    if general:
+        net = _with_general_laws(net)
     dependents = ssa_module.sparse_dependents(net)
     assert dependents is not None
     x = jnp.arange(20.0) % 4
+    reads = net.reactant_matrix > 0
+    if general:  # the general laws read their squared species, and one reads A12 too
+        reads[-1, net.species.index("A12")] = True
     for r in range(net.n_reactions):
         changed = net.stoichiometry[r] != 0
-        reading = np.flatnonzero((net.reactant_matrix[:, changed] > 0).any(axis=1))
+        reading = np.flatnonzero(reads[:, changed].any(axis=1))
         assert set(dependents[r]) == set(reading)
         np.testing.assert_array_equal(net.propensities_of(x, jnp.asarray(dependents[r])),
                                       net.propensities(x)[dependents[r]])
@@ -309,7 +327,7 @@ def test_networks_whose_events_can_change_any_propensity_update_them_all():
     )
     assert net.propensity_dependents() is not None
     assert rules.propensity_dependents() is None and hill.propensity_dependents() is None
-    with pytest.raises(ValueError, match="mass action"):
+    with pytest.raises(ValueError, match="mass action or general rate laws"):
         hill.propensities_of(jnp.zeros(20), jnp.array([0]))
     with pytest.raises(ValueError, match=r"lie in \[0, 57\)"):
         net.propensities_of(jnp.zeros(20), jnp.array([3, 57]))

@@ -30,7 +30,7 @@ from ._events import (
     as_expression,
 )
 from ._expressions import Expression as MathExpression
-from ._expressions import ExpressionKinetics, general_rates, stacked_values
+from ._expressions import ExpressionKinetics, general_rates, names, stacked_values
 from ._kinetics import AbstractKinetics, MassAction, mass_action_rates, parameters_in_domains
 
 if TYPE_CHECKING:
@@ -768,17 +768,21 @@ class ReactionNetwork(eqx.Module):
             rates = jnp.where(gated & ~available, 0.0, rates)
         return rates
 
-    def _available(self, x: Array) -> Array:
+    def _available(self, x: Array, positions: Sequence[int] | None = None) -> Array:
         """Whether each reaction's reactants are all present, ``(n_reactions,)`` booleans.
 
         Read from the reactants alone (a gather of at most the widest reaction's reactants per
-        reaction), not from a dense ``(n_reactions, n_species)`` matrix.
+        reaction), not from a dense ``(n_reactions, n_species)`` matrix. With ``positions``,
+        for those reactions only (the same values).
         """
-        width = max([1] + [len(reactants) for reactants in self.reactant_indices])
-        species = np.zeros((self.n_reactions, width), np.int32)
-        needed = np.full((self.n_reactions, width), -np.inf)
-        for j, reactants in enumerate(self.reactant_indices):
-            for k, (i, coefficient) in enumerate(reactants):
+        reactants = self.reactant_indices
+        if positions is not None:
+            reactants = [reactants[j] for j in positions]
+        width = max([1] + [len(pairs) for pairs in reactants])
+        species = np.zeros((len(reactants), width), np.int32)
+        needed = np.full((len(reactants), width), -np.inf)
+        for j, pairs in enumerate(reactants):
+            for k, (i, coefficient) in enumerate(pairs):
                 species[j, k], needed[j, k] = i, coefficient
         return jnp.all(x[species] >= jnp.asarray(needed, x.dtype), axis=1)
 
@@ -794,22 +798,39 @@ class ReactionNetwork(eqx.Module):
         """
         return self._rates(x, exact=True)
 
-    def _all_mass_action(self) -> bool:
-        return all(isinstance(r.kinetics, MassAction) for r in self.reactions)
+    def _reads(self) -> np.ndarray | None:
+        """``(n_reactions, n_species)``: the species each propensity reads, if all are known.
+
+        A mass-action propensity reads its reactants; a general law (``ExpressionKinetics``)
+        the species in its expression and, through the availability gate, its reactants.
+        ``None`` where another kind of kinetics (which may read anything) is present.
+        (Expressions never read the time.)
+        """
+        reads = self.reactant_matrix > 0
+        index = self.index
+        for j, reaction in enumerate(self.reactions):
+            kinetics = reaction.kinetics
+            if isinstance(kinetics, ExpressionKinetics):
+                species = names(kinetics.expression.tree, "species")
+                reads[j, [index[name] for name in species]] = True
+            elif not isinstance(kinetics, MassAction):
+                return None
+        return reads
 
     def propensity_dependents(self) -> np.ndarray | None:
         """Which propensities each reaction changes, for updating only those after an event.
 
         Returns:
-            ``(n_reactions, width)`` int32: row ``r`` lists the reactions whose reactants a
-            firing of ``r`` changes (padded by repeating an entry), or ``None`` when a firing
-            can change more than that: kinetics other than mass action (their laws may read
-            any species), assignment rules or events.
+            ``(n_reactions, width)`` int32: row ``r`` lists the reactions whose propensities
+            read a species a firing of ``r`` changes (padded by repeating an entry), or
+            ``None`` when a firing can change more than that: kinetics other than mass action
+            and general laws of the species (they may read anything), assignment rules or
+            events.
         """
-        if self.rules or self.events or not self._all_mass_action():
+        reads = None if self.rules or self.events else self._reads()
+        if reads is None:
             return None
         changes = self.stoichiometry != 0
-        reads = self.reactant_matrix > 0
         rows = [np.flatnonzero(reads[:, changes[r]].any(axis=1)) for r in range(self.n_reactions)]
         rows = [row if row.size else np.array([r]) for r, row in enumerate(rows)]
         width = max(row.size for row in rows)
@@ -818,16 +839,25 @@ class ReactionNetwork(eqx.Module):
         )
 
     def propensities_of(self, x: Array, which: Array) -> Array:
-        """Propensities of the reactions at positions ``which`` only (mass-action networks).
+        """Propensities of the reactions at positions ``which`` only.
 
-        Equal bit for bit to the same entries of :meth:`propensities`.
+        For networks of mass action and general laws (``ExpressionKinetics``): the
+        mass-action propensities at ``which`` are evaluated alone; the general laws all
+        together (few, in the networks where this pays), and picked. Equal bit for bit to the
+        same entries of :meth:`propensities`.
 
         Raises:
-            ValueError: if a reaction does not have mass-action kinetics, or for a concrete
-                position outside ``[0, n_reactions)`` (JAX indexing would clamp it silently).
+            ValueError: if a reaction has other kinetics, or for a concrete position outside
+                ``[0, n_reactions)`` (JAX indexing would clamp it silently).
         """
-        if not self._all_mass_action():
-            raise ValueError("propensities_of needs a network whose reactions are all mass action")
+        kinetics = [r.kinetics for r in self.reactions]
+        mass_action = [j for j, k in enumerate(kinetics) if isinstance(k, MassAction)]
+        general = [j for j, k in enumerate(kinetics) if isinstance(k, ExpressionKinetics)]
+        if len(mass_action) + len(general) < self.n_reactions:
+            raise ValueError(
+                "propensities_of needs a network whose reactions are mass action or general "
+                "rate laws (ExpressionKinetics)"
+            )
         if is_concrete(which):
             positions = np.asarray(which)
             if np.any((positions < 0) | (positions >= self.n_reactions)):
@@ -836,10 +866,26 @@ class ReactionNetwork(eqx.Module):
                 )
         x = x.astype(jnp.result_type(float))
         table = self._rates_table()
-        return mass_action_rates(
-            table.mass_action.astype(x.dtype), self.reactant_indices, x, self.system_volume,
-            which=which,
+        constants = table.mass_action.astype(x.dtype)
+        if general:  # full length, in reaction order (the general laws' entries are replaced)
+            constants = jnp.zeros(self.n_reactions, x.dtype).at[
+                np.array(mass_action, np.int32)
+            ].set(constants)
+        values = mass_action_rates(
+            constants, self.reactant_indices, x, self.system_volume, which=which
         )
+        if not general:
+            return values
+        available = self._available(x, general)
+        laws = general_rates(
+            [kinetics[j] for j in general], x, self.index, available=available,
+            values=table.general,
+        )
+        laws = jnp.where(available, laws, 0.0)
+        slot = np.full(self.n_reactions, -1, np.int32)
+        slot[general] = np.arange(len(general))
+        picked = jnp.asarray(slot)[which]
+        return jnp.where(picked >= 0, laws[jnp.maximum(picked, 0)], values)
 
     def ode_rates(self, x: Array) -> Array:
         """Reaction rates of the deterministic (reaction-rate ODE) limit, in counts per time."""
