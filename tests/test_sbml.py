@@ -127,7 +127,71 @@ def rule(kind, variable, formula):
 def test_every_dsmts_file_loads(case):
     m = dsmts(case)
     assert float(m.x0[0]) >= 0 and m.n_reactions == 2
-    assert all(isinstance(r.kinetics, ExpressionKinetics) for r in m.reactions)
+    assert all(isinstance(r.kinetics, ExpressionKinetics | jx.MassAction) for r in m.reactions)
+
+
+def test_mass_action_laws_load_as_mass_action_with_the_same_propensities():
+    # In concentration units (c = 2), with a local parameter and a constant factor: laws that
+    # are c S1 S2 ... over the reactants, each once, become MassAction (sparse updates in
+    # large networks) keeping their SBML parameter; a square for S + S, two parameters, a
+    # dividing one, a sum or a modifier keep the general law. Every propensity stays the
+    # law's value.
+    concentration = {"hasOnlySubstanceUnits": "false"}
+    local = (
+        '<reaction id="local" reversible="false"><listOfReactants><speciesReference '
+        'species="A" stoichiometry="1" constant="true"/></listOfReactants><kineticLaw>'
+        + mathml("q * A")
+        + '<listOfLocalParameters><localParameter id="q" value="0.3"/></listOfLocalParameters>'
+        "</kineticLaw></reaction>"
+    )
+    doc = document(
+        species_=(species("A", 7, **concentration), species("B", 5, **concentration)),
+        reactions=[
+            reaction("bind", [("A", 1), ("B", 1)], [("C", 1)], "k * A * B * c / 2"),
+            reaction("decay", [("A", 1)], [], "mu * A * c"),
+            local,
+            reaction("square", [("A", 1), ("A", 1)], [("B", 1)], "0.5 * k * A * A * c"),
+            reaction("two", [("B", 1)], [], "k * mu * B * c"),
+            reaction("sum", [("B", 1)], [], "(k + mu) * B * c"),
+            reaction("modified", [], [("A", 1)], "k * B * c", modifiers=("B",)),
+            reaction("lifetime", [("B", 1)], [], "B * c / mu"),
+        ],
+        parameters=(("k", 0.5), ("mu", 0.25)),
+        size="2",
+    ).replace("<listOfSpecies>", "<listOfSpecies>" + species("C", 0, **concentration), 1)
+    net = load_sbml(doc)
+    kinds = {r.label: type(r.kinetics).__name__ for r in net.reactions}
+    assert kinds == {"bind": "MassAction", "decay": "MassAction", "local": "MassAction",
+                     "square": "ExpressionKinetics", "two": "ExpressionKinetics",
+                     "sum": "ExpressionKinetics", "modified": "ExpressionKinetics",
+                     "lifetime": "ExpressionKinetics"}
+    sources = {r.label: r.kinetics.source for r in net.reactions
+               if isinstance(r.kinetics, jx.MassAction)}
+    assert sources["bind"][0] == "k" and sources["decay"] == ("mu", 1.0)
+    assert sources["local"] == ("q", 0.5)  # q A, A a concentration: q / 2 per molecule
+    a, b = np.meshgrid(np.arange(6.0), np.arange(4.0))
+    for x_a, x_b in zip(a.ravel(), b.ravel(), strict=True):
+        x = jnp.array([0.0, x_a, x_b])  # C, A, B
+        concentrations = np.array([x_a, x_b]) / 2  # amounts over the size 2
+        law = {
+            "bind": 0.5 * np.prod(concentrations) * 2 / 2, "decay": 0.25 * concentrations[0] * 2,
+            "local": 0.3 * concentrations[0], "square": 0.5 * 0.5 * concentrations[0] ** 2 * 2,
+            "two": 0.5 * 0.25 * concentrations[1] * 2, "sum": 0.75 * concentrations[1] * 2,
+            "modified": 0.5 * concentrations[1] * 2, "lifetime": concentrations[1] * 2 / 0.25,
+        }
+        if x_a < 2:
+            law["square"] = 0.0  # S + S needs two
+        expected = [law[r.label] for r in net.reactions]
+        np.testing.assert_allclose(net.propensities(x), expected, rtol=1e-6, atol=1e-12)
+    # Fitted by its SBML id, a rate moves its mass-action and general reactions together.
+    from jumpax.inference import ParameterSet
+
+    fitted = ParameterSet(net, ["k"])
+    np.testing.assert_allclose(fitted.values(net), [0.5], rtol=1e-6)
+    moved = fitted.apply(net, jnp.log(jnp.array([2.0])))
+    x = jnp.array([0.0, 4.0, 2.0])
+    np.testing.assert_allclose(moved.propensities(x) / net.propensities(x),
+                               [4.0, 1.0, 1.0, 4.0, 4.0, 2.25 / 0.75, 4.0, 1.0], rtol=1e-5)
 
 
 def test_non_unit_volumes_halve_the_propensities():
@@ -144,9 +208,8 @@ def test_non_unit_volumes_halve_the_propensities():
 def test_local_parameters_shadow_globals():
     np.testing.assert_allclose(dsmts("00022").propensities(jnp.array([4.0])), [5.0, 0.4])
     np.testing.assert_allclose(dsmts("00027").propensities(jnp.array([4.0])), [1.0, 0.4])
-    law = dsmts("00027").reactions[1].kinetics.expression
-    assert law.tree == ("times", ("param", "k"), ("species", "X"))
-    assert float(law.parameters["k"]) == pytest.approx(0.1)
+    law = dsmts("00027").reactions[1].kinetics  # k X, with the local k: mass action
+    assert law.source == ("k", 1.0) and float(law.k) == pytest.approx(0.1)
 
 
 def test_boundary_and_constant_species_are_not_changed_by_reactions():
@@ -747,7 +810,8 @@ def test_annotated_mass_action_with_huge_coefficients_is_refused():
 def test_loaded_models_are_trainable_and_do_not_recompile():
     m = dsmts("00001")
     grad = jax.grad(lambda net: net.propensities(net.x0).sum())(m)
-    assert float(grad.reactions[0].kinetics.expression.parameters["Lambda"]) == 100.0
+    assert m.reactions[0].kinetics.source == ("Lambda", 1.0)  # Lambda X: mass action
+    assert float(grad.reactions[0].kinetics.k) == 100.0
     again = load_sbml(pathlib.Path(DATA / "00001-sbml-l3v2.xml").read_text())
     assert eqx.tree_equal(m, again)
 
@@ -755,8 +819,7 @@ def test_loaded_models_are_trainable_and_do_not_recompile():
         jax.block_until_ready(jx.simulate(jax.random.key(0), net, net.x0, 5.0, max_steps=2000))
 
     run(m)
-    faster = eqx.tree_at(lambda n: n.reactions[0].kinetics.expression.parameters["Lambda"],
-                         again, jnp.float32(0.3))
+    faster = eqx.tree_at(lambda n: n.reactions[0].kinetics.k, again, jnp.float32(0.3))
     assert count_compiles(lambda: run(again)) == 0
     assert count_compiles(lambda: run(faster)) == 0
 

@@ -257,23 +257,40 @@ class MassAction(AbstractKinetics):
     Attributes:
         k: the rate constant (non-negative), or the parameter ``transform`` maps to it.
         transform: ``None``, or a function from ``k`` to the rate constant (static).
+        source: ``None``, or ``(parameter, factor)`` where the rate constant is ``factor``
+            times a named parameter of a model file (static): :func:`jumpax.load_sbml` reads
+            a kinetic law ``c S1 S2 ...`` as mass action, and
+            :class:`jumpax.inference.ParameterSet` still finds its rate by the SBML id in ``c``.
     """
 
     k: Array
     transform: Callable[[Array], Array] | None = eqx.field(static=True)
+    source: tuple[str, float] | None = eqx.field(static=True, metadata={"provenance": True})
     domains = {"k": "non-negative"}
 
-    def __init__(self, k: ArrayLike, transform: Callable[[Array], Array] | None = None):
+    def __init__(
+        self,
+        k: ArrayLike,
+        transform: Callable[[Array], Array] | None = None,
+        source: tuple[str, float] | None = None,
+    ):
         """Creates a `MassAction`.
 
         Args:
             k: the rate constant, non-negative; with ``transform``, any value that it maps to
                 a non-negative rate constant.
             transform: e.g. ``jnp.exp`` to parametrise the rate by its logarithm.
+            source: the model file's parameter the rate constant is read from, and the
+                positive factor it is multiplied by (see the class attributes).
         """
         if transform is not None and not callable(transform):
             raise TypeError(f"MassAction transform must be callable, got {transform!r}")
+        if source is not None and not (
+            isinstance(source[0], str) and np.isfinite(source[1]) and source[1] > 0
+        ):
+            raise ValueError(f"MassAction source must be (name, positive factor), got {source!r}")
         self.transform = transform
+        self.source = None if source is None else (source[0], float(source[1]))
         if transform is None:
             self.k = check_finite_nonnegative("MassAction rate constant k", k)
         else:

@@ -3,7 +3,8 @@
 A name is a reaction name (for a rate law with one parameter, e.g. mass action's ``k``),
 ``reaction.parameter`` (e.g. ``"U synthesis.K"``), or an SBML parameter id read by the rate
 laws of one or several reactions (``load_sbml`` keeps SBML ids as the parameter names of
-``ExpressionKinetics``): every reaction that reads it is set together.
+``ExpressionKinetics``, and as the :attr:`~jumpax.MassAction.source` of the laws it reads as
+mass action): every reaction that reads it is set together.
 """
 
 from __future__ import annotations
@@ -23,17 +24,36 @@ from .._network._network import ReactionNetwork
 __all__ = ["ParameterSet"]
 
 
+def _read_from(kinetics, name: str) -> bool:
+    """Whether a mass-action rate was read from the model file's parameter ``name``."""
+    return isinstance(kinetics, MassAction) and kinetics.source is not None and (
+        kinetics.source[0] == name
+    )
+
+
 def _getter(network: ReactionNetwork, i: int, key: str):
-    """A function returning the leaf of parameter ``key`` of reaction ``i``."""
+    """A function returning the leaf of parameter ``key`` of reaction ``i``.
+
+    ``key`` may be the file parameter a mass-action rate was read from: the leaf is then its
+    rate constant (:func:`_scale` times the parameter).
+    """
     kinetics = network.reactions[i].kinetics
     if isinstance(kinetics, MassAction) and kinetics.transform is not None:
         raise ValueError(
             f"reaction {network.reactions[i].label!r} has a transformed mass-action rate; "
             "inference fits rates on the log scale itself: pass the rate untransformed"
         )
+    if _read_from(kinetics, key):
+        key = "k"
     if isinstance(getattr(kinetics, key, None), jax.Array):
         return lambda n: getattr(n.reactions[i].kinetics, key)
     return lambda n: n.reactions[i].kinetics.parameters[key]
+
+
+def _scale(network: ReactionNetwork, i: int, key: str) -> float:
+    """The leaf of :func:`_getter` over the parameter's value: the source's factor, else 1."""
+    kinetics = network.reactions[i].kinetics
+    return kinetics.source[1] if _read_from(kinetics, key) else 1.0
 
 
 class ParameterSet(eqx.Module):
@@ -63,7 +83,10 @@ class ParameterSet(eqx.Module):
         locations = []
         for name in names:
             found = self._resolve(network, name)
-            values = {float(np.asarray(_getter(network, i, key)(network))) for i, key in found}
+            values = {
+                float(np.asarray(_getter(network, i, key)(network))) / _scale(network, i, key)
+                for i, key in found
+            }
             if len(values) > 1:
                 raise ValueError(f"parameter {name!r} has different values {sorted(values)}")
             locations.append(tuple(found))
@@ -90,13 +113,17 @@ class ParameterSet(eqx.Module):
             return [(i, key)]
         shared = [
             (i, name) for i, r in enumerate(network.reactions)
-            if isinstance(r.kinetics, ExpressionKinetics) and name in r.kinetics.parameters
+            if (isinstance(r.kinetics, ExpressionKinetics) and name in r.kinetics.parameters)
+            or _read_from(r.kinetics, name)
         ]
         if shared:
             return shared
         ids = sorted({
             k for r in network.reactions if isinstance(r.kinetics, ExpressionKinetics)
             for k in r.kinetics.parameters
+        } | {
+            r.kinetics.source[0] for r in network.reactions
+            if isinstance(r.kinetics, MassAction) and r.kinetics.source is not None
         })
         raise ValueError(
             f"unknown parameter {name!r}: use a reaction name ({', '.join(map(repr, reactions))}),"
@@ -105,9 +132,10 @@ class ParameterSet(eqx.Module):
 
     def values(self, network: ReactionNetwork) -> np.ndarray:
         """The current values, in the order of :attr:`names`."""
-        return np.array(
-            [float(np.asarray(_getter(network, *where[0])(network))) for where in self.locations]
-        )
+        return np.array([
+            float(np.asarray(_getter(network, *where[0])(network))) / _scale(network, *where[0])
+            for where in self.locations
+        ])
 
     def apply(self, network: ReactionNetwork, log_values: ArrayLike) -> ReactionNetwork:
         """``network`` with the parameters set to ``exp(log_values)`` (traceable)."""
@@ -116,7 +144,8 @@ class ParameterSet(eqx.Module):
             for i, key in where:
                 leaf = _getter(network, i, key)
                 old = leaf(network)
-                network = eqx.tree_at(leaf, network, jnp.exp(log_values[j]).astype(old.dtype))
+                value = _scale(network, i, key) * jnp.exp(log_values[j])
+                network = eqx.tree_at(leaf, network, value.astype(old.dtype))
         return network
 
     def log_values(self, network: ReactionNetwork) -> Array:

@@ -54,6 +54,8 @@ def annotation(kinetics: AbstractKinetics) -> libsbml.XMLNode:
     parameters = kinetics.parameters
     for field in dataclasses.fields(kinetics):
         value = getattr(kinetics, field.name)
+        if field.metadata.get("provenance", False):
+            continue  # where a value came from (a file's parameter), not what the law is
         if field.metadata.get("static", False):
             if value is not None and not callable(value):
                 attributes.add(field.name, str(value))

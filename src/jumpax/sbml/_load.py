@@ -11,6 +11,7 @@ what is refused.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -31,6 +32,7 @@ from .._network._expressions import (
     names,
     uses_time,
 )
+from .._network._kinetics import MassAction
 from .._network._network import MAX_COUNT, Reaction, ReactionNetwork
 from ._annotations import annotated_kinetics, check_agreement
 from ._math import from_ast
@@ -411,6 +413,31 @@ def _net_rate_terms(tree: Node) -> tuple[Node, Node] | None:
         terms = _net_rate_terms(tree[1])
         if terms:
             return ("divide", terms[0], tree[2]), ("divide", terms[1], tree[2])
+    return None
+
+
+def _monomial(tree: Node) -> tuple[list[str], list[Node], list[Node]] | None:
+    """``(species, numerator, denominator)`` of a law that is a product of leaves, else None.
+
+    ``species`` lists the species leaves of the numerator (with repeats); ``numerator`` and
+    ``denominator`` the constant and parameter leaves on each side of the fraction. A species
+    in a denominator, or any other operation (a sum, a power, a function), gives ``None``.
+    """
+    kind = tree[0]
+    if kind == "species":
+        return [tree[1]], [], []
+    if kind in ("const", "param"):
+        return [], [tree], []
+    if kind == "times":
+        parts = [_monomial(child) for child in tree[1:]]
+        if any(part is None for part in parts):
+            return None
+        return tuple([leaf for part in parts for leaf in part[j]] for j in range(3))
+    if kind == "divide":
+        top, bottom = _monomial(tree[1]), _monomial(tree[2])
+        if top is None or bottom is None or bottom[0]:
+            return None
+        return top[0], top[1] + bottom[2], top[2] + bottom[1]
     return None
 
 
@@ -996,7 +1023,13 @@ class _Loader:
         where = f"the kinetic law of reaction {rid!r}"
         name = reaction.getName() if reaction.isSetName() else rid
 
-        def kinetics(law_tree: Node, what: str) -> ExpressionKinetics:
+        def kinetics(
+            law_tree: Node, what: str, side: list[tuple[str, int | None]] | None = None
+        ) -> ExpressionKinetics | MassAction:
+            if side is not None:
+                mass_action = self.mass_action(law_tree, side, local, volume)
+                if mass_action is not None:
+                    return mass_action
             return ExpressionKinetics(self.expression(law_tree, what, local))
 
         if any(n is None for side in counts for _, n in side):
@@ -1024,18 +1057,78 @@ class _Loader:
                 ]
             return [
                 Reaction(f"{reactants} -> {products}",
-                         kinetics(terms[0], f"{where} (forward)"), f"{name} (forward)"),
+                         kinetics(terms[0], f"{where} (forward)", counts[0]),
+                         f"{name} (forward)"),
                 Reaction(f"{products} -> {reactants}",
-                         kinetics(terms[1], f"{where} (reverse)"), f"{name} (reverse)"),
+                         kinetics(terms[1], f"{where} (reverse)", counts[1]),
+                         f"{name} (reverse)"),
             ]
         string = f"{reactants} -> {products}"
-        plain = ExpressionKinetics(self.expression(tree, where, local))
         annotated = None if self.molecules is not None else annotated_kinetics(law, rid)
         if annotated is None:
-            return [Reaction(string, plain, name)]
+            return [Reaction(string, kinetics(tree, where, counts[0]), name)]
         result = Reaction(string, annotated, name)
+        plain = ExpressionKinetics(self.expression(tree, where, local))
         check_agreement(annotated, plain, result.reactants, index, volume, rid)
         return [result]
+
+    def mass_action(
+        self,
+        tree: Node,
+        reactants: list[tuple[str, int | None]],
+        local: Mapping[str, float],
+        volume: float,
+    ) -> MassAction | None:
+        """The law as :class:`~jumpax.MassAction`, if it is one exactly, else ``None``.
+
+        A law ``c S1 S2 ...`` (in molecules) whose species are the reactants, each once with
+        coefficient 1, and whose ``c`` is a positive product and quotient of constants and
+        parameters, is mass action with rate constant ``c V^(m-1)``: the same propensity in
+        every state, now with sparse updates in large networks. (``c S S`` for ``2 S`` is not:
+        mass action is ``c S (S - 1)``.) When ``c`` reads one parameter in its numerator, the
+        rate keeps it as its :attr:`~jumpax.MassAction.source`, so the rate is still fitted
+        by that parameter's id (compartment sizes are not counted); with more than one, or
+        one dividing, the law stays general.
+        """
+        parts = _monomial(tree)
+        if parts is None or any(n is None for _, n in reactants):
+            return None
+        species, numerator, denominator = parts
+        # Each reactant once, in the law and on the reactant side (a species may be listed
+        # by several references): S S for S + S is not mass action.
+        coefficients = collections.Counter()
+        for sid, n in reactants:
+            coefficients[sid] += n
+        if any(n != 1 for n in coefficients.values()) or collections.Counter(species) != (
+            coefficients
+        ):
+            return None
+
+        def value(leaf: Node) -> float:
+            if leaf[0] == "const":
+                return float(leaf[1])
+            return float(local[leaf[1]] if leaf[1] in local else self.initial_value(leaf[1]))
+
+        c = math.prod(value(leaf) for leaf in numerator) / math.prod(
+            value(leaf) for leaf in denominator
+        )
+        k = c * volume ** (len(species) - 1)
+        if not (math.isfinite(k) and k > 0):
+            return None
+        def fitted(leaves: list[Node]) -> list[str]:
+            """The parameters (not compartment sizes) among the leaves."""
+            return [
+                leaf[1] for leaf in leaves
+                if leaf[0] == "param" and (leaf[1] in local or leaf[1] not in self.compartments)
+            ]
+
+        read = fitted(numerator)
+        if len(read) > 1 or fitted(denominator):
+            return None
+        source = (read[0], k / value(("param", read[0]))) if read else None
+        if source is not None and not (math.isfinite(source[1]) and source[1] > 0):
+            return None
+        return MassAction(k, source=source)
 
     def event(
         self, event, position: int
