@@ -188,6 +188,9 @@ def test_mass_action_laws_load_as_mass_action_with_the_same_propensities():
 
     fitted = ParameterSet(net, ["k"])
     np.testing.assert_allclose(fitted.values(net), [0.5], rtol=1e-6)
+    # By reaction name, the rate constant itself: k A B c / 2 with A, B concentrations in a
+    # size of 2 is 0.125 a b in molecules, and mass action's constant is that times V = 2.
+    np.testing.assert_allclose(ParameterSet(net, ["bind"]).values(net), [0.25], rtol=1e-6)
     moved = fitted.apply(net, jnp.log(jnp.array([2.0])))
     x = jnp.array([0.0, 4.0, 2.0])
     np.testing.assert_allclose(moved.propensities(x) / net.propensities(x),

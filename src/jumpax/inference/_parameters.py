@@ -24,18 +24,24 @@ from .._network._network import ReactionNetwork
 __all__ = ["ParameterSet"]
 
 
-def _read_from(kinetics, name: str) -> bool:
-    """Whether a mass-action rate was read from the model file's parameter ``name``."""
-    return isinstance(kinetics, MassAction) and kinetics.source is not None and (
-        kinetics.source[0] == name
+SOURCE = "source:"
+"""Prefix of the location key of a file parameter a mass-action rate was read from (no SBML
+id holds a colon, so the key never meets a parameter of the kinetics itself)."""
+
+
+def _read_from(kinetics, key: str) -> bool:
+    """Whether ``key`` is ``SOURCE`` and the file parameter a mass-action rate was read from."""
+    return (
+        isinstance(kinetics, MassAction) and kinetics.source is not None
+        and key == SOURCE + kinetics.source[0]
     )
 
 
 def _getter(network: ReactionNetwork, i: int, key: str):
     """A function returning the leaf of parameter ``key`` of reaction ``i``.
 
-    ``key`` may be the file parameter a mass-action rate was read from: the leaf is then its
-    rate constant (:func:`_scale` times the parameter).
+    ``key`` may name (after ``SOURCE``) the file parameter a mass-action rate was read from:
+    the leaf is then its rate constant (:func:`_scale` times the parameter).
     """
     kinetics = network.reactions[i].kinetics
     if isinstance(kinetics, MassAction) and kinetics.transform is not None:
@@ -113,8 +119,10 @@ class ParameterSet(eqx.Module):
             return [(i, key)]
         shared = [
             (i, name) for i, r in enumerate(network.reactions)
-            if (isinstance(r.kinetics, ExpressionKinetics) and name in r.kinetics.parameters)
-            or _read_from(r.kinetics, name)
+            if isinstance(r.kinetics, ExpressionKinetics) and name in r.kinetics.parameters
+        ] + [
+            (i, SOURCE + name) for i, r in enumerate(network.reactions)
+            if _read_from(r.kinetics, SOURCE + name)
         ]
         if shared:
             return shared
