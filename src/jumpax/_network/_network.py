@@ -735,9 +735,7 @@ class ReactionNetwork(eqx.Module):
         table = self._rates_table()
         reactants = self.reactant_indices
         kinetics = [r.kinetics for r in self.reactions]
-        mass_action = [j for j, k in enumerate(kinetics) if isinstance(k, MassAction)]
-        general = [j for j, k in enumerate(kinetics) if isinstance(k, ExpressionKinetics)]
-        others = [j for j in range(self.n_reactions) if j not in mass_action + general]
+        mass_action, general, others = self._by_kind()
         if mass_action:
             grouped = mass_action_rates(
                 table.mass_action.astype(x.dtype), [reactants[j] for j in mass_action], x,
@@ -767,6 +765,23 @@ class ReactionNetwork(eqx.Module):
             gated = np.array([j not in mass_action for j in range(self.n_reactions)])
             rates = jnp.where(gated & ~available, 0.0, rates)
         return rates
+
+    def _by_kind(self) -> tuple[list[int], list[int], list[int]]:
+        """Reaction positions by kind: ``(mass action, general laws, others)``, in order.
+
+        General laws are ``ExpressionKinetics``; the others (Hill, Michaelis-Menten, ...) are
+        evaluated one by one.
+        """
+        mass_action, general, others = [], [], []
+        for j, reaction in enumerate(self.reactions):
+            kinetics = reaction.kinetics
+            if isinstance(kinetics, MassAction):
+                mass_action.append(j)
+            elif isinstance(kinetics, ExpressionKinetics):
+                general.append(j)
+            else:
+                others.append(j)
+        return mass_action, general, others
 
     def _available(self, x: Array, positions: Sequence[int] | None = None) -> Array:
         """Whether each reaction's reactants are all present, ``(n_reactions,)`` booleans.
@@ -850,10 +865,8 @@ class ReactionNetwork(eqx.Module):
             ValueError: if a reaction has other kinetics, or for a concrete position outside
                 ``[0, n_reactions)`` (JAX indexing would clamp it silently).
         """
-        kinetics = [r.kinetics for r in self.reactions]
-        mass_action = [j for j, k in enumerate(kinetics) if isinstance(k, MassAction)]
-        general = [j for j, k in enumerate(kinetics) if isinstance(k, ExpressionKinetics)]
-        if len(mass_action) + len(general) < self.n_reactions:
+        mass_action, general, others = self._by_kind()
+        if others:
             raise ValueError(
                 "propensities_of needs a network whose reactions are mass action or general "
                 "rate laws (ExpressionKinetics)"
@@ -867,10 +880,15 @@ class ReactionNetwork(eqx.Module):
         x = x.astype(jnp.result_type(float))
         table = self._rates_table()
         constants = table.mass_action.astype(x.dtype)
-        if general:  # full length, in reaction order (the general laws' entries are replaced)
-            constants = jnp.zeros(self.n_reactions, x.dtype).at[
-                np.array(mass_action, np.int32)
-            ].set(constants)
+        if general:
+            # In reaction order, read through a static map (a gather that fuses with the pick
+            # of ``which``; the general laws' entries read any constant and are replaced).
+            slot = np.zeros(self.n_reactions, np.int32)
+            slot[mass_action] = np.arange(len(mass_action))
+            constants = (
+                constants[jnp.asarray(slot)] if mass_action
+                else jnp.zeros(self.n_reactions, x.dtype)
+            )
         values = mass_action_rates(
             constants, self.reactant_indices, x, self.system_volume, which=which
         )
@@ -878,7 +896,7 @@ class ReactionNetwork(eqx.Module):
             return values
         available = self._available(x, general)
         laws = general_rates(
-            [kinetics[j] for j in general], x, self.index, available=available,
+            [self.reactions[j].kinetics for j in general], x, self.index, available=available,
             values=table.general,
         )
         laws = jnp.where(available, laws, 0.0)
