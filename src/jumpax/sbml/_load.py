@@ -1024,7 +1024,7 @@ class _Loader:
         name = reaction.getName() if reaction.isSetName() else rid
 
         def kinetics(
-            law_tree: Node, what: str, side: list[tuple[str, int | None]] | None = None
+            law_tree: Node, what: str, side: list[tuple[str, int]] | None = None
         ) -> ExpressionKinetics | MassAction:
             if side is not None:
                 mass_action = self.mass_action(law_tree, side, local, volume)
@@ -1075,7 +1075,7 @@ class _Loader:
     def mass_action(
         self,
         tree: Node,
-        reactants: list[tuple[str, int | None]],
+        reactants: list[tuple[str, int]],
         local: Mapping[str, float],
         volume: float,
     ) -> MassAction | None:
@@ -1091,7 +1091,7 @@ class _Loader:
         one dividing, the law stays general.
         """
         parts = _monomial(tree)
-        if parts is None or any(n is None for _, n in reactants):
+        if parts is None:
             return None
         species, numerator, denominator = parts
         # Each reactant once, in the law and on the reactant side (a species may be listed
@@ -1115,6 +1115,7 @@ class _Loader:
         k = c * volume ** (len(species) - 1)
         if not (math.isfinite(k) and k > 0):
             return None
+
         def fitted(leaves: list[Node]) -> list[str]:
             """The parameters (not compartment sizes) among the leaves."""
             return [
